@@ -1,0 +1,153 @@
+//! Procedural macros of micro; use them through the `micro` crate (`#[micro::handler]`).
+
+use heck::ToUpperCamelCase;
+use proc_macro::TokenStream;
+use quote::{format_ident, quote};
+use syn::spanned::Spanned;
+use syn::{parse_macro_input, FnArg, ImplItem, ItemImpl, LitStr, ReturnType, Type};
+
+/// Turns the methods of an `impl` block into endpoints of a micro handler.
+///
+/// Each method must read `async fn name(&self, ctx: &micro::Context, req: Req) ->
+/// micro::Result<Rsp>`; it becomes endpoint `<Type>.<CamelCaseName>` (`ping_pong` becomes
+/// `PingPong`). `#[micro::handler(name = "Example")]` names the handler `Example` instead of
+/// after the type. Helper methods belong in another `impl` block.
+///
+/// ```ignore
+/// struct Greeter;
+///
+/// #[micro::handler]
+/// impl Greeter {
+///     async fn call(&self, _ctx: &micro::Context, req: Request) -> micro::Result<Response> {
+///         Ok(Response { msg: format!("Hello {}", req.name) })
+///     }
+/// }
+/// ```
+#[proc_macro_attribute]
+pub fn handler(attr: TokenStream, item: TokenStream) -> TokenStream {
+    let item = parse_macro_input!(item as ItemImpl);
+    match expand_handler(attr.into(), item) {
+        Ok(tokens) => tokens.into(),
+        Err(e) => e.to_compile_error().into(),
+    }
+}
+
+fn expand_handler(attr: proc_macro2::TokenStream, item: ItemImpl) -> syn::Result<proc_macro2::TokenStream> {
+    let mut name_override: Option<LitStr> = None;
+    if !attr.is_empty() {
+        let parser = syn::meta::parser(|meta| {
+            if meta.path.is_ident("name") {
+                name_override = Some(meta.value()?.parse()?);
+                Ok(())
+            } else {
+                Err(meta.error("unknown option: #[micro::handler] takes only `name = \"...\"`"))
+            }
+        });
+        syn::parse::Parser::parse2(parser, attr)?;
+    }
+    if let Some((_, path, _)) = &item.trait_ {
+        return Err(syn::Error::new_spanned(path, "#[micro::handler] goes on an inherent `impl Type` block, not a trait impl"));
+    }
+    if !item.generics.params.is_empty() {
+        return Err(syn::Error::new_spanned(&item.generics, "#[micro::handler] does not support generic handler types"));
+    }
+    let self_ty = &item.self_ty;
+    let type_name = match &**self_ty {
+        Type::Path(p) => p.path.segments.last().map(|s| s.ident.to_string()),
+        _ => None,
+    }
+    .ok_or_else(|| syn::Error::new_spanned(self_ty, "#[micro::handler] needs a named type"))?;
+    let handler_name = name_override.map(|l| l.value()).unwrap_or(type_name);
+
+    let mut endpoints = Vec::new();
+    for impl_item in &item.items {
+        let ImplItem::Fn(method) = impl_item else { continue };
+        let sig = &method.sig;
+        let fn_name = &sig.ident;
+        let expected = "expected `async fn name(&self, ctx: &micro::Context, req: Request) -> micro::Result<Response>`";
+        if sig.asyncness.is_none() {
+            return Err(syn::Error::new(sig.fn_token.span(), format!("handler method `{fn_name}` must be `async`: {expected}")));
+        }
+        if !sig.generics.params.is_empty() {
+            return Err(syn::Error::new_spanned(&sig.generics, format!("handler method `{fn_name}` must not be generic")));
+        }
+        let inputs: Vec<&FnArg> = sig.inputs.iter().collect();
+        match inputs.first() {
+            Some(FnArg::Receiver(r)) if r.reference.is_some() && r.mutability.is_none() => {}
+            Some(other) => {
+                return Err(syn::Error::new_spanned(other, format!("the first argument of handler method `{fn_name}` must be `&self`")))
+            }
+            None => return Err(syn::Error::new_spanned(sig, format!("handler method `{fn_name}` takes no `&self`: {expected}"))),
+        }
+        if inputs.len() != 3 {
+            return Err(syn::Error::new_spanned(
+                &sig.inputs,
+                format!("handler method `{fn_name}` takes {} argument(s) after `&self`, not 2: {expected}", inputs.len() - 1),
+            ));
+        }
+        let ctx_ty = typed(inputs[1]);
+        match ctx_ty {
+            Some(Type::Reference(r)) if r.mutability.is_none() && last_ident(&r.elem).as_deref() == Some("Context") => {}
+            _ => {
+                return Err(syn::Error::new_spanned(
+                    inputs[1],
+                    format!("the second argument of handler method `{fn_name}` must be `&micro::Context`"),
+                ))
+            }
+        }
+        let Some(req_ty) = typed(inputs[2]) else {
+            return Err(syn::Error::new_spanned(inputs[2], "expected a typed request argument"));
+        };
+        if matches!(req_ty, Type::Reference(_)) {
+            return Err(syn::Error::new_spanned(
+                req_ty,
+                format!("the request of handler method `{fn_name}` is taken by value, not by reference"),
+            ));
+        }
+        match &sig.output {
+            ReturnType::Type(_, ty) if last_ident(ty).as_deref() == Some("Result") => {}
+            ReturnType::Type(_, ty) => {
+                return Err(syn::Error::new_spanned(ty, format!("handler method `{fn_name}` must return `micro::Result<Response>`")))
+            }
+            ReturnType::Default => {
+                return Err(syn::Error::new_spanned(sig, format!("handler method `{fn_name}` must return `micro::Result<Response>`")))
+            }
+        }
+        let method_name = fn_name.to_string().trim_start_matches("r#").to_upper_camel_case();
+        let endpoint = format!("{handler_name}.{method_name}");
+        let this = format_ident!("this");
+        endpoints.push(quote! {
+            {
+                let #this = ::std::sync::Arc::clone(&self);
+                ::micro::server::Endpoint::unary(#endpoint, move |ctx: ::micro::Context, req: #req_ty| {
+                    let #this = ::std::sync::Arc::clone(&#this);
+                    async move { <#self_ty>::#fn_name(&#this, &ctx, req).await }
+                })
+            }
+        });
+    }
+
+    Ok(quote! {
+        #item
+
+        impl ::micro::server::Handler for #self_ty {
+            fn endpoints(self: ::std::sync::Arc<Self>) -> ::std::vec::Vec<::micro::server::Endpoint> {
+                ::std::vec![#(#endpoints),*]
+            }
+        }
+    })
+}
+
+fn typed(arg: &FnArg) -> Option<&Type> {
+    match arg {
+        FnArg::Typed(t) => Some(&t.ty),
+        FnArg::Receiver(_) => None,
+    }
+}
+
+fn last_ident(ty: &Type) -> Option<String> {
+    match ty {
+        Type::Path(p) => p.path.segments.last().map(|s| s.ident.to_string()),
+        _ => None,
+    }
+}

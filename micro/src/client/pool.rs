@@ -1,0 +1,60 @@
+//! One HTTP/2 connection per node, shared by every call to it.
+
+use crate::codec::Codec;
+use std::collections::HashMap;
+use std::sync::RwLock;
+use std::task::{Context, Poll};
+use std::time::Duration;
+use tonic::transport::{Channel, Endpoint};
+
+/// Channels by node address. A channel multiplexes calls over one connection and reconnects
+/// by itself after a failure.
+#[derive(Debug, Default)]
+pub(crate) struct Pool {
+    channels: RwLock<HashMap<String, NodeChannel>>,
+}
+
+impl Pool {
+    /// The channel of `address`, made (without connecting yet) on first use.
+    pub fn get(&self, address: &str) -> Result<NodeChannel, crate::Error> {
+        if let Some(ch) = self.channels.read().unwrap_or_else(|e| e.into_inner()).get(address) {
+            return Ok(ch.clone());
+        }
+        let endpoint = Endpoint::from_shared(format!("http://{address}"))
+            .map_err(|e| crate::Error::bad_request("go.micro.client", format!("invalid node address {address:?}: {e}")))?
+            .tcp_nodelay(true)
+            .connect_timeout(Duration::from_secs(5))
+            .http2_keep_alive_interval(Duration::from_secs(30))
+            .keep_alive_while_idle(false);
+        let mut channels = self.channels.write().unwrap_or_else(|e| e.into_inner());
+        let ch = channels
+            .entry(address.to_string())
+            .or_insert_with(|| NodeChannel(endpoint.connect_lazy()));
+        Ok(ch.clone())
+    }
+}
+
+/// A node's channel that sets the request's gRPC content type from its [`Codec`] (tonic always
+/// writes `application/grpc`; JSON calls need `application/grpc+json`).
+#[derive(Debug, Clone)]
+pub(crate) struct NodeChannel(Channel);
+
+impl tower::Service<http::Request<tonic::body::Body>> for NodeChannel {
+    type Response = http::Response<tonic::body::Body>;
+    type Error = tonic::transport::Error;
+    type Future = <Channel as tower::Service<http::Request<tonic::body::Body>>>::Future;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        tower::Service::poll_ready(&mut self.0, cx)
+    }
+
+    fn call(&mut self, mut req: http::Request<tonic::body::Body>) -> Self::Future {
+        if let Some(codec) = req.extensions().get::<Codec>().copied() {
+            req.headers_mut().insert(
+                http::header::CONTENT_TYPE,
+                http::HeaderValue::from_static(codec.grpc_content_type()),
+            );
+        }
+        self.0.call(req)
+    }
+}

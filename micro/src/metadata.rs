@@ -1,0 +1,46 @@
+//! Metadata: the string pairs that travel with a call as gRPC headers.
+
+use std::collections::BTreeMap;
+
+/// String keys and values, sorted so output is stable. On the wire each pair is a header;
+/// keys are lower-case there, as HTTP/2 requires.
+pub type Metadata = BTreeMap<String, String>;
+
+/// Header carrying the calling service's name.
+pub const FROM_SERVICE: &str = "micro-from-service";
+
+/// Headers that belong to the protocol, not to the caller's metadata.
+fn is_reserved(key: &str) -> bool {
+    key.starts_with("grpc-")
+        || key.starts_with(':')
+        || matches!(key, "content-type" | "te" | "user-agent" | "accept-encoding" | "content-length")
+}
+
+/// The caller's metadata from request headers.
+pub(crate) fn from_headers(headers: &http::HeaderMap) -> Metadata {
+    headers
+        .iter()
+        .filter(|(k, _)| !is_reserved(k.as_str()))
+        .filter_map(|(k, v)| Some((k.as_str().to_string(), v.to_str().ok()?.to_string())))
+        .collect()
+}
+
+/// Writes metadata into gRPC request metadata; pairs that are not valid headers are skipped
+/// with a warning rather than failing the call.
+pub(crate) fn to_grpc(md: &Metadata, out: &mut tonic::metadata::MetadataMap) {
+    for (k, v) in md {
+        let key = k.to_ascii_lowercase();
+        if is_reserved(&key) {
+            continue;
+        }
+        match (
+            tonic::metadata::MetadataKey::from_bytes(key.as_bytes()),
+            tonic::metadata::MetadataValue::try_from(v.as_str()),
+        ) {
+            (Ok(k), Ok(v)) => {
+                out.insert(k, v);
+            }
+            _ => tracing::warn!(key = %k, "metadata pair is not a valid header, not sent"),
+        }
+    }
+}

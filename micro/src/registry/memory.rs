@@ -1,0 +1,262 @@
+//! An in-process registry, for tests and single-process applications.
+
+use super::{
+    Action, Event, RegisterOptions, Registry, RegistryError, Service, WatchOptions, Watcher,
+};
+use futures::StreamExt;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Instant;
+use tokio::sync::broadcast;
+use tokio_stream::wrappers::BroadcastStream;
+
+/// Registry held in memory. Records expire after their TTL unless registered again.
+///
+/// ```
+/// # tokio_test_block_on(async {
+/// use micro::registry::{MemoryRegistry, Registry, Service, Node, RegisterOptions};
+/// let registry = MemoryRegistry::new();
+/// let service = Service {
+///     name: "go.micro.srv.greeter".into(),
+///     version: "latest".into(),
+///     nodes: vec![Node { id: "n1".into(), address: "127.0.0.1:9000".into(), ..Default::default() }],
+///     ..Default::default()
+/// };
+/// registry.register(&service, RegisterOptions::default()).await.unwrap();
+/// assert_eq!(registry.get_service("go.micro.srv.greeter").await.unwrap()[0].nodes.len(), 1);
+/// # });
+/// # fn tokio_test_block_on<F: std::future::Future>(f: F) -> F::Output {
+/// #     tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(f)
+/// # }
+/// ```
+#[derive(Debug, Clone)]
+pub struct MemoryRegistry {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    /// name -> version -> record (nodes with their expiry).
+    services: Mutex<BTreeMap<String, BTreeMap<String, Record>>>,
+    events: broadcast::Sender<Event>,
+}
+
+#[derive(Debug, Clone)]
+struct Record {
+    service: Service,
+    /// node id -> expiry.
+    expires: HashMap<String, Option<Instant>>,
+}
+
+impl Default for MemoryRegistry {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl MemoryRegistry {
+    /// An empty registry of its own.
+    pub fn new() -> Self {
+        let (events, _) = broadcast::channel(1024);
+        MemoryRegistry {
+            inner: Arc::new(Inner {
+                services: Mutex::new(BTreeMap::new()),
+                events,
+            }),
+        }
+    }
+
+    /// The registry every `memory` lookup in this process shares.
+    pub fn shared() -> Arc<dyn Registry> {
+        static SHARED: OnceLock<MemoryRegistry> = OnceLock::new();
+        Arc::new(SHARED.get_or_init(MemoryRegistry::new).clone())
+    }
+
+    fn emit(&self, action: Action, service: Service) {
+        // No watcher is not an error.
+        let _ = self.inner.events.send(Event { action, service });
+    }
+
+    /// Drops nodes whose TTL passed, telling watchers.
+    fn expire(&self) {
+        let now = Instant::now();
+        let mut expired = Vec::new();
+        {
+            let mut services = self.inner.services.lock().unwrap_or_else(|e| e.into_inner());
+            for versions in services.values_mut() {
+                for record in versions.values_mut() {
+                    let dead: Vec<String> = record
+                        .expires
+                        .iter()
+                        .filter(|(_, at)| at.is_some_and(|at| at <= now))
+                        .map(|(id, _)| id.clone())
+                        .collect();
+                    if dead.is_empty() {
+                        continue;
+                    }
+                    let mut gone = record.service.clone();
+                    gone.nodes.retain(|n| dead.contains(&n.id));
+                    record.service.nodes.retain(|n| !dead.contains(&n.id));
+                    for id in &dead {
+                        record.expires.remove(id);
+                    }
+                    expired.push(gone);
+                }
+                versions.retain(|_, r| !r.service.nodes.is_empty());
+            }
+            services.retain(|_, v| !v.is_empty());
+        }
+        for service in expired {
+            self.emit(Action::Delete, service);
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl Registry for MemoryRegistry {
+    fn name(&self) -> &'static str {
+        "memory"
+    }
+
+    async fn register(&self, service: &Service, opts: RegisterOptions) -> Result<(), RegistryError> {
+        self.expire();
+        let expiry = opts.ttl.map(|ttl| Instant::now() + ttl);
+        let action = {
+            let mut services = self.inner.services.lock().unwrap_or_else(|e| e.into_inner());
+            let versions = services.entry(service.name.clone()).or_default();
+            match versions.get_mut(&service.version) {
+                None => {
+                    let expires = service.nodes.iter().map(|n| (n.id.clone(), expiry)).collect();
+                    versions.insert(
+                        service.version.clone(),
+                        Record { service: service.clone(), expires },
+                    );
+                    Action::Create
+                }
+                Some(record) => {
+                    let mut action = Action::Update;
+                    for node in &service.nodes {
+                        match record.service.nodes.iter_mut().find(|n| n.id == node.id) {
+                            Some(existing) => *existing = node.clone(),
+                            None => {
+                                record.service.nodes.push(node.clone());
+                                action = Action::Create;
+                            }
+                        }
+                        record.expires.insert(node.id.clone(), expiry);
+                    }
+                    record.service.metadata = service.metadata.clone();
+                    record.service.endpoints = service.endpoints.clone();
+                    action
+                }
+            }
+        };
+        self.emit(action, service.clone());
+        Ok(())
+    }
+
+    async fn deregister(&self, service: &Service) -> Result<(), RegistryError> {
+        {
+            let mut services = self.inner.services.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(versions) = services.get_mut(&service.name) {
+                if let Some(record) = versions.get_mut(&service.version) {
+                    record.service.nodes.retain(|n| !service.nodes.iter().any(|d| d.id == n.id));
+                    for node in &service.nodes {
+                        record.expires.remove(&node.id);
+                    }
+                    if record.service.nodes.is_empty() {
+                        versions.remove(&service.version);
+                    }
+                }
+                if versions.is_empty() {
+                    services.remove(&service.name);
+                }
+            }
+        }
+        self.emit(Action::Delete, service.clone());
+        Ok(())
+    }
+
+    async fn get_service(&self, name: &str) -> Result<Vec<Service>, RegistryError> {
+        self.expire();
+        let services = self.inner.services.lock().unwrap_or_else(|e| e.into_inner());
+        match services.get(name) {
+            Some(versions) if !versions.is_empty() => {
+                Ok(versions.values().map(|r| r.service.clone()).collect())
+            }
+            _ => Err(RegistryError::NotFound),
+        }
+    }
+
+    async fn list_services(&self) -> Result<Vec<Service>, RegistryError> {
+        self.expire();
+        let services = self.inner.services.lock().unwrap_or_else(|e| e.into_inner());
+        Ok(services
+            .values()
+            .flat_map(|versions| versions.values())
+            .map(|r| Service { nodes: Vec::new(), ..r.service.clone() })
+            .collect())
+    }
+
+    async fn watch(&self, opts: WatchOptions) -> Result<Watcher, RegistryError> {
+        let rx = self.inner.events.subscribe();
+        let stream = BroadcastStream::new(rx).filter_map(move |event| {
+            let wanted = match &event {
+                Ok(e) => opts.service.as_ref().is_none_or(|s| *s == e.service.name),
+                Err(_) => true,
+            };
+            let item = match event {
+                Ok(e) => Ok(e),
+                Err(lagged) => Err(RegistryError::Backend {
+                    backend: "memory",
+                    detail: format!("watcher fell behind: {lagged}"),
+                }),
+            };
+            futures::future::ready(wanted.then_some(item))
+        });
+        Ok(stream.boxed())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::registry::Node;
+    use std::time::Duration;
+
+    fn svc(version: &str, node: &str) -> Service {
+        Service {
+            name: "go.micro.srv.test".into(),
+            version: version.into(),
+            nodes: vec![Node { id: node.into(), address: "127.0.0.1:1".into(), ..Default::default() }],
+            ..Default::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn versions_nodes_and_watch() {
+        let r = MemoryRegistry::new();
+        let mut watch = r.watch(WatchOptions::default()).await.unwrap();
+        r.register(&svc("v1", "a"), RegisterOptions::default()).await.unwrap();
+        r.register(&svc("v1", "b"), RegisterOptions::default()).await.unwrap();
+        r.register(&svc("v2", "c"), RegisterOptions::default()).await.unwrap();
+        let got = r.get_service("go.micro.srv.test").await.unwrap();
+        assert_eq!(got.len(), 2);
+        assert_eq!(got[0].nodes.len(), 2);
+        assert_eq!(watch.next().await.unwrap().unwrap().action, Action::Create);
+        r.deregister(&svc("v1", "a")).await.unwrap();
+        r.deregister(&svc("v1", "b")).await.unwrap();
+        r.deregister(&svc("v2", "c")).await.unwrap();
+        assert_eq!(r.get_service("go.micro.srv.test").await, Err(RegistryError::NotFound));
+        assert!(r.list_services().await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn records_expire_after_their_ttl() {
+        let r = MemoryRegistry::new();
+        let ttl = RegisterOptions { ttl: Some(Duration::from_millis(50)) };
+        r.register(&svc("v1", "a"), ttl).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(80)).await;
+        assert_eq!(r.get_service("go.micro.srv.test").await, Err(RegistryError::NotFound));
+    }
+}

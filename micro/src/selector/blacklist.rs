@@ -1,0 +1,67 @@
+//! Nodes that failed to connect, out of rotation for a period that doubles on each failure.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+const FIRST_PERIOD: Duration = Duration::from_secs(1);
+const MAX_PERIOD: Duration = Duration::from_secs(60);
+
+#[derive(Debug, Default)]
+pub(crate) struct Blacklist {
+    nodes: Mutex<HashMap<String, Entry>>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    until: Instant,
+    failures: u32,
+}
+
+impl Blacklist {
+    /// Takes `node` out until a period that grows with its consecutive failures has passed.
+    pub fn fail(&self, node: &str) {
+        let mut nodes = self.nodes.lock().unwrap_or_else(|e| e.into_inner());
+        let failures = nodes.get(node).map_or(0, |e| e.failures) + 1;
+        let period = FIRST_PERIOD
+            .saturating_mul(1 << (failures - 1).min(16))
+            .min(MAX_PERIOD);
+        nodes.insert(node.to_string(), Entry { until: Instant::now() + period, failures });
+    }
+
+    /// The node works: back in rotation with a clean record.
+    pub fn succeed(&self, node: &str) {
+        let mut nodes = self.nodes.lock().unwrap_or_else(|e| e.into_inner());
+        nodes.remove(node);
+    }
+
+    /// Whether `node` is out of rotation now.
+    pub fn is_out(&self, node: &str) -> bool {
+        let nodes = self.nodes.lock().unwrap_or_else(|e| e.into_inner());
+        nodes.get(node).is_some_and(|e| e.until > Instant::now())
+    }
+
+    #[cfg(test)]
+    fn period_left(&self, node: &str) -> Duration {
+        let nodes = self.nodes.lock().unwrap();
+        nodes[node].until.saturating_duration_since(Instant::now())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn period_grows_with_failures_and_success_clears_it() {
+        let b = Blacklist::default();
+        b.fail("n");
+        assert!(b.is_out("n"));
+        assert!(b.period_left("n") <= FIRST_PERIOD);
+        b.fail("n");
+        b.fail("n");
+        assert!(b.period_left("n") > FIRST_PERIOD * 3);
+        b.succeed("n");
+        assert!(!b.is_out("n"));
+    }
+}

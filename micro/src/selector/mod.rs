@@ -1,0 +1,120 @@
+//! Client-side load balancing: which node of a service gets the next call.
+//!
+//! [`Selector::select`] looks the service up, applies [`Filter`]s, orders the nodes by
+//! [`Strategy`] and returns a [`Next`] that yields them one by one (a retry takes the next one).
+//! [`Selector::mark`] reports how a call went, so a node that fails to connect leaves the rotation
+//! for a short period that grows while it keeps failing.
+
+mod blacklist;
+mod registry;
+mod strategy;
+
+pub use self::registry::RegistrySelector;
+pub use self::strategy::Strategy;
+
+use crate::registry::{Node, Service};
+
+/// Keeps some nodes of a service and drops the others.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Filter {
+    /// Only this version.
+    Version(String),
+    /// Only nodes whose metadata has `key=value`.
+    Label(String, String),
+    /// Only services that have this endpoint.
+    Endpoint(String),
+}
+
+impl Filter {
+    /// Applies the filter to every version of a service.
+    pub fn apply(&self, services: &mut Vec<Service>) {
+        match self {
+            Filter::Version(v) => services.retain(|s| &s.version == v),
+            Filter::Endpoint(e) => services.retain(|s| s.endpoints.iter().any(|ep| &ep.name == e)),
+            Filter::Label(k, v) => {
+                for s in services.iter_mut() {
+                    s.nodes.retain(|n| n.metadata.get(k) == Some(v));
+                }
+            }
+        }
+    }
+}
+
+/// How to select: filters and, when set, a strategy other than the selector's own.
+#[derive(Debug, Clone, Default)]
+pub struct SelectOptions {
+    /// Filters applied in order.
+    pub filters: Vec<Filter>,
+    /// Overrides the selector's strategy for this call.
+    pub strategy: Option<Strategy>,
+}
+
+/// Selection failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SelectError {
+    /// The registry has no such service.
+    #[error("service {0} not found")]
+    NotFound(String),
+    /// The service exists but no node passed the filters.
+    #[error("no node of service {0} is available")]
+    NoneAvailable(String),
+    /// The registry failed.
+    #[error("{0}")]
+    Registry(#[from] crate::registry::RegistryError),
+}
+
+impl From<SelectError> for crate::Error {
+    fn from(e: SelectError) -> Self {
+        match e {
+            SelectError::NotFound(_) => crate::Error::not_found("go.micro.client", e.to_string()),
+            SelectError::NoneAvailable(_) => crate::Error::unavailable("go.micro.client", e.to_string()),
+            SelectError::Registry(_) => crate::Error::internal_server_error("go.micro.client", e.to_string()),
+        }
+    }
+}
+
+/// Picks nodes for calls.
+#[async_trait::async_trait]
+pub trait Selector: Send + Sync + std::fmt::Debug + 'static {
+    /// The nodes of `service` to try, in order.
+    async fn select(&self, service: &str, opts: &SelectOptions) -> Result<Next, SelectError>;
+
+    /// Reports the outcome of a call to `node`: `Ok` on success, the error otherwise. Only
+    /// connection failures take a node out of rotation.
+    fn mark(&self, service: &str, node: &Node, outcome: Result<(), &crate::client::CallError>);
+}
+
+/// The nodes chosen for one call, in the order to try them. Cycles once every node was tried,
+/// so there is always a node for another retry.
+#[derive(Debug, Clone)]
+pub struct Next {
+    nodes: Vec<Node>,
+    position: usize,
+}
+
+impl Next {
+    /// Nodes to try in this order.
+    pub fn new(nodes: Vec<Node>) -> Self {
+        Next { nodes, position: 0 }
+    }
+
+    /// How many distinct nodes there are.
+    pub fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// True when there is no node at all.
+    pub fn is_empty(&self) -> bool {
+        self.nodes.is_empty()
+    }
+
+    /// The next node to call.
+    pub fn next_node(&mut self) -> Option<&Node> {
+        if self.nodes.is_empty() {
+            return None;
+        }
+        let i = self.position % self.nodes.len();
+        self.position += 1;
+        self.nodes.get(i)
+    }
+}

@@ -1,0 +1,230 @@
+//! One gRPC request, start to finish: route, pick the codec, read the message, run the handler
+//! within the deadline, and answer with the reply or a precise status.
+
+use super::handler::Endpoint;
+use super::Shared;
+use crate::codec::{Codec, FrameCodec};
+use crate::context::Context;
+use crate::Error;
+use bytes::Bytes;
+use futures::future::BoxFuture;
+use futures::stream::BoxStream;
+use futures::{FutureExt, StreamExt};
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tonic::codec::Streaming;
+use tonic::{Code, Status};
+
+type Response = http::Response<tonic::body::Body>;
+
+/// Serves one HTTP/2 request.
+pub(crate) async fn serve<B>(shared: Arc<Shared>, req: http::Request<B>) -> Response
+where
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>> + Send,
+{
+    let received = Instant::now();
+    shared.stats.requests.fetch_add(1, Ordering::Relaxed);
+    let service = shared.name.clone();
+
+    let (name, endpoint) = shared.router.route(req.uri().path());
+    let content_type = req
+        .headers()
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let Some(codec) = Codec::from_content_type(content_type).filter(|_| content_type.starts_with("application/grpc")) else {
+        let err = Error::bad_request(
+            &service,
+            format!(
+                "unsupported content type {content_type:?} for {name}: use application/grpc, application/grpc+proto or application/grpc+json"
+            ),
+        );
+        shared.stats.errors.fetch_add(1, Ordering::Relaxed);
+        let mut rsp = err.to_status().into_http::<tonic::body::Body>();
+        *rsp.status_mut() = http::StatusCode::UNSUPPORTED_MEDIA_TYPE;
+        return rsp;
+    };
+    let Some(endpoint) = endpoint.cloned() else {
+        shared.stats.errors.fetch_add(1, Ordering::Relaxed);
+        let err = Error::not_implemented(&service, format!("unknown endpoint {name} of service {service}"));
+        return with_codec(err.to_status().into_http(), codec);
+    };
+
+    let deadline = match grpc_timeout(req.headers()) {
+        Ok(timeout) => timeout.map(|t| received + t),
+        Err(raw) => {
+            shared.stats.errors.fetch_add(1, Ordering::Relaxed);
+            let err = Error::bad_request(&service, format!("invalid grpc-timeout {raw:?} calling {name}"));
+            return with_codec(err.to_status().into_http(), codec);
+        }
+    };
+    let ctx = Context {
+        service,
+        endpoint: name,
+        metadata: crate::metadata::from_headers(req.headers()),
+        deadline,
+    };
+
+    let mut grpc = tonic::server::Grpc::new(FrameCodec)
+        .max_decoding_message_size(shared.max_message_size)
+        .max_encoding_message_size(shared.max_message_size);
+    let call = Call { endpoint, ctx, codec, shared: Arc::clone(&shared) };
+    with_codec(grpc.streaming(call, req).await, codec)
+}
+
+/// Replies carry the request's codec in their content type.
+fn with_codec(mut rsp: Response, codec: Codec) -> Response {
+    rsp.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static(codec.grpc_content_type()),
+    );
+    rsp
+}
+
+/// The tonic service for one call. Every call is served as a stream at this level, so that
+/// reading the request (and its size limit) is ours to report.
+struct Call {
+    endpoint: Endpoint,
+    ctx: Context,
+    codec: Codec,
+    shared: Arc<Shared>,
+}
+
+impl tonic::server::StreamingService<Bytes> for Call {
+    type Response = Bytes;
+    type ResponseStream = BoxStream<'static, Result<Bytes, Status>>;
+    type Future = BoxFuture<'static, Result<tonic::Response<Self::ResponseStream>, Status>>;
+
+    fn call(&mut self, request: tonic::Request<Streaming<Bytes>>) -> Self::Future {
+        let Call { endpoint, ctx, codec, shared } = Call {
+            endpoint: self.endpoint.clone(),
+            ctx: self.ctx.clone(),
+            codec: self.codec,
+            shared: Arc::clone(&self.shared),
+        };
+        async move {
+            let result = unary(&endpoint, ctx, codec, request.into_inner(), &shared).await;
+            if result.is_err() {
+                shared.stats.errors.fetch_add(1, Ordering::Relaxed);
+            }
+            let reply = result?;
+            Ok(tonic::Response::new(futures::stream::once(async { Ok(reply) }).boxed()))
+        }
+        .boxed()
+    }
+}
+
+async fn unary(
+    endpoint: &Endpoint,
+    ctx: Context,
+    codec: Codec,
+    mut body: Streaming<Bytes>,
+    shared: &Shared,
+) -> Result<Bytes, Status> {
+    let service = ctx.service.clone();
+    let name = ctx.endpoint.clone();
+    let request = match body.message().await {
+        Ok(Some(msg)) => msg,
+        Ok(None) => {
+            return Err(Error::bad_request(&service, format!("no request message for {name}")).to_status())
+        }
+        Err(status) => return Err(request_error(&service, &name, status, shared.max_message_size)),
+    };
+    let deadline = ctx.deadline;
+    let handler = AssertUnwindSafe((endpoint.call)(ctx, codec, request)).catch_unwind();
+    let outcome = match deadline {
+        Some(deadline) => match tokio::time::timeout_at(deadline.into(), handler).await {
+            Ok(outcome) => outcome,
+            Err(_) => {
+                return Err(Error::timeout(&service, format!("{name} did not finish before the caller's deadline")).to_status())
+            }
+        },
+        None => handler.await,
+    };
+    match outcome {
+        Ok(Ok(reply)) => Ok(reply),
+        Ok(Err(mut err)) => {
+            if err.id.is_empty() {
+                err.id = service;
+            }
+            Err(err.to_status())
+        }
+        Err(panic) => {
+            let what = panic_message(&*panic);
+            tracing::error!(endpoint = %name, panic = %what, "handler panicked");
+            Err(Error::internal_server_error(&service, format!("{name} panicked: {what}")).to_status())
+        }
+    }
+}
+
+/// Errors reading the request, reworded to name the endpoint; tonic reports an oversized
+/// message as OutOfRange, gRPC servers answer ResourceExhausted.
+fn request_error(service: &str, name: &str, status: Status, limit: usize) -> Status {
+    match status.code() {
+        Code::OutOfRange => Error::too_large(
+            service,
+            format!("request to {name} is larger than the limit of {limit} bytes ({})", status.message()),
+        )
+        .to_status(),
+        _ => Error::bad_request(service, format!("cannot read request of {name}: {}", status.message())).to_status(),
+    }
+}
+
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = panic.downcast_ref::<&str>() {
+        s.to_string()
+    } else if let Some(s) = panic.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "unknown panic".into()
+    }
+}
+
+/// The `grpc-timeout` header: up to 8 digits and a unit (H, M, S, m, u, n). `Err` holds a value
+/// that is not one.
+fn grpc_timeout(headers: &http::HeaderMap) -> Result<Option<Duration>, String> {
+    let Some(value) = headers.get("grpc-timeout") else {
+        return Ok(None);
+    };
+    let raw = value.to_str().map_err(|_| format!("{value:?}"))?;
+    let invalid = || raw.to_string();
+    if raw.len() < 2 || raw.len() > 9 {
+        return Err(invalid());
+    }
+    let (digits, unit) = raw.split_at(raw.len() - 1);
+    let n: u64 = digits.parse().map_err(|_| invalid())?;
+    let d = match unit {
+        "H" => Duration::from_secs(n.saturating_mul(3600)),
+        "M" => Duration::from_secs(n.saturating_mul(60)),
+        "S" => Duration::from_secs(n),
+        "m" => Duration::from_millis(n),
+        "u" => Duration::from_micros(n),
+        "n" => Duration::from_nanos(n),
+        _ => return Err(invalid()),
+    };
+    Ok(Some(d))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn timeout(v: &str) -> Result<Option<Duration>, String> {
+        let mut h = http::HeaderMap::new();
+        h.insert("grpc-timeout", v.parse().unwrap());
+        grpc_timeout(&h)
+    }
+
+    #[test]
+    fn parses_grpc_timeouts() {
+        assert_eq!(timeout("250m"), Ok(Some(Duration::from_millis(250))));
+        assert_eq!(timeout("2S"), Ok(Some(Duration::from_secs(2))));
+        assert_eq!(timeout("1H"), Ok(Some(Duration::from_secs(3600))));
+        assert!(timeout("5x").is_err());
+        assert!(timeout("m").is_err());
+        assert_eq!(grpc_timeout(&http::HeaderMap::new()), Ok(None));
+    }
+}

@@ -1,0 +1,231 @@
+//! The server: one HTTP/2 gRPC listener serving every endpoint of a service.
+//!
+//! It dispatches on `Handler.Method` from the path, decodes each request with the codec its
+//! content type names, registers itself in the registry while it runs, and on stop deregisters
+//! first, then stops accepting and drains the calls in flight.
+
+mod grpc;
+mod handler;
+mod register;
+mod router;
+
+pub use handler::{Endpoint, Handler};
+
+use crate::debug::Stats;
+use crate::registry::{Metadata, Registry};
+use register::Registration;
+use router::Router;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+/// Default largest message received or sent.
+pub const DEFAULT_MAX_MESSAGE_SIZE: usize = 4 * 1024 * 1024;
+/// Default time given to calls in flight at shutdown.
+pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What a server is: name, version, address, registration and limits.
+#[derive(Debug, Clone)]
+pub struct ServerOptions {
+    /// Service name, e.g. `go.micro.srv.greeter`.
+    pub name: String,
+    /// Version, `latest` by default.
+    pub version: String,
+    /// Where to listen, `127.0.0.1:0` by default.
+    pub address: String,
+    /// The address to register, when it differs from the one listened on.
+    pub advertise: Option<String>,
+    /// Service metadata for the registry.
+    pub metadata: Metadata,
+    /// Registry to register in.
+    pub registry: Arc<dyn Registry>,
+    /// How long a registration lives (`MICRO_REGISTER_TTL`).
+    pub register_ttl: Duration,
+    /// How often to register again (`MICRO_REGISTER_INTERVAL`).
+    pub register_interval: Duration,
+    /// Largest message received or sent.
+    pub max_message_size: usize,
+    /// How long calls in flight may run after shutdown starts.
+    pub drain_timeout: Duration,
+}
+
+/// State every request of one server shares.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub name: String,
+    pub router: Router,
+    pub max_message_size: usize,
+    pub stats: Arc<Stats>,
+}
+
+/// A server to be started: options plus handlers.
+#[derive(Debug)]
+pub struct Server {
+    options: ServerOptions,
+    router: Router,
+    stats: Arc<Stats>,
+}
+
+impl Server {
+    /// A server with these options, serving `Debug.Health`, `Debug.Stats` and
+    /// `grpc.health.v1.Health/Check` from the start.
+    pub fn new(options: ServerOptions) -> Self {
+        let stats = Arc::new(Stats::new());
+        let mut router = Router::default();
+        for endpoint in crate::debug::endpoints(Arc::clone(&stats)) {
+            router.add_internal(endpoint);
+        }
+        router.add_exact("/grpc.health.v1.Health/Check", crate::debug::grpc_health_check());
+        Server { options, router, stats }
+    }
+
+    /// Serves every endpoint of `handler`.
+    pub fn handle(&mut self, handler: Arc<dyn Handler>) {
+        for endpoint in handler.endpoints() {
+            self.router.add(endpoint);
+        }
+    }
+
+    /// Serves one endpoint.
+    pub fn endpoint(&mut self, endpoint: Endpoint) {
+        self.router.add(endpoint);
+    }
+
+    /// The endpoints the registry will list.
+    pub fn endpoints(&self) -> Vec<crate::registry::Endpoint> {
+        self.router.public_endpoints()
+    }
+
+    /// Binds, registers and starts serving. Returns once the service is registered.
+    pub async fn start(self) -> crate::Result<RunningServer> {
+        let Server { options, router, stats } = self;
+        let listener = TcpListener::bind(&options.address).await.map_err(|e| {
+            crate::Error::internal_server_error(&options.name, format!("cannot listen on {}: {e}", options.address))
+        })?;
+        let local = listener.local_addr().map_err(|e| crate::Error::internal_server_error(&options.name, e.to_string()))?;
+        let advertise = options.advertise.clone().unwrap_or_else(|| advertise_address(local));
+        let registration = Registration::new(&options, &advertise, router.public_endpoints());
+        let shared = Arc::new(Shared {
+            name: options.name.clone(),
+            router,
+            max_message_size: options.max_message_size,
+            stats,
+        });
+
+        let (stop_accepting, accepting) = watch::channel(false);
+        let serving = tokio::spawn(accept_loop(listener, shared, accepting, options.drain_timeout));
+        registration.register().await?;
+        let heartbeat = registration.spawn_heartbeat();
+        tracing::info!(service = %options.name, address = %local, node = %registration.node_id(), "serving");
+        Ok(RunningServer {
+            local,
+            registration,
+            heartbeat,
+            stop_accepting,
+            serving: Some(serving),
+        })
+    }
+}
+
+/// The address to publish for a listener: the bound one, or loopback for a wildcard bind
+/// (services here talk over loopback unless told to advertise another address).
+fn advertise_address(local: SocketAddr) -> String {
+    if local.ip().is_unspecified() {
+        SocketAddr::new(std::net::Ipv4Addr::LOCALHOST.into(), local.port()).to_string()
+    } else {
+        local.to_string()
+    }
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    mut stop: watch::Receiver<bool>,
+    drain_timeout: Duration,
+) {
+    use hyper_util::rt::{TokioExecutor, TokioIo};
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let builder = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
+    // Connections live in this set, so aborting this task (a kill) drops them all.
+    let mut connections = tokio::task::JoinSet::new();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let (stream, _) = match accepted {
+                    Ok(s) => s,
+                    Err(e) => {
+                        // Out of file descriptors and the like: pause rather than spin.
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let _ = stream.set_nodelay(true);
+                let shared = Arc::clone(&shared);
+                let service = hyper::service::service_fn(move |req| {
+                    let shared = Arc::clone(&shared);
+                    async move { Ok::<_, std::convert::Infallible>(grpc::serve(shared, req).await) }
+                });
+                let conn = graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
+                connections.spawn(async move {
+                    if let Err(e) = conn.await {
+                        tracing::debug!(error = %e, "connection ended with an error");
+                    }
+                });
+            }
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+            _ = stop.changed() => break,
+        }
+    }
+    // Stop accepting, then let calls in flight finish (bounded).
+    drop(listener);
+    if tokio::time::timeout(drain_timeout, graceful.shutdown()).await.is_err() {
+        tracing::warn!(?drain_timeout, "calls still in flight after the drain timeout; closing");
+    }
+    connections.shutdown().await;
+}
+
+/// A started server. Stop it with [`stop`](Self::stop); dropping it leaves it running.
+#[derive(Debug)]
+pub struct RunningServer {
+    local: SocketAddr,
+    registration: Registration,
+    heartbeat: JoinHandle<()>,
+    stop_accepting: watch::Sender<bool>,
+    serving: Option<JoinHandle<()>>,
+}
+
+impl RunningServer {
+    /// The address listened on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local
+    }
+
+    /// The registry id of this node.
+    pub fn node_id(&self) -> &str {
+        self.registration.node_id()
+    }
+
+    /// Graceful stop: deregister first, then stop accepting and drain calls in flight.
+    pub async fn stop(mut self) -> crate::Result<()> {
+        self.heartbeat.abort();
+        let deregistered = self.registration.deregister().await;
+        let _ = self.stop_accepting.send(true);
+        if let Some(serving) = self.serving.take() {
+            let _ = serving.await;
+        }
+        deregistered
+    }
+
+    /// Abrupt stop, as a crash: the listener and connections close at once and the registry
+    /// entry stays until its TTL runs out.
+    pub fn kill(mut self) {
+        self.heartbeat.abort();
+        if let Some(serving) = self.serving.take() {
+            serving.abort();
+        }
+    }
+}

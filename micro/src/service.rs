@@ -1,0 +1,276 @@
+//! A service: a server and a client under one name, configured from `MICRO_*` variables, run
+//! until SIGINT or SIGTERM.
+//!
+//! ```no_run
+//! # struct Greeter;
+//! # #[micro::handler] impl Greeter {}
+//! #[tokio::main]
+//! async fn main() -> micro::Result<()> {
+//!     micro::Service::builder()
+//!         .name("go.micro.srv.greeter")
+//!         .handler(Greeter)
+//!         .build()?
+//!         .run()
+//!         .await
+//! }
+//! ```
+
+use crate::client::Client;
+use crate::config::Config;
+use crate::registry::{Metadata, Registry};
+use crate::server::{Endpoint, Handler, RunningServer, Server, ServerOptions, DEFAULT_DRAIN_TIMEOUT, DEFAULT_MAX_MESSAGE_SIZE};
+use crate::Error;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A service ready to run.
+#[derive(Debug)]
+pub struct Service {
+    server: Server,
+    client: Client,
+    name: String,
+}
+
+impl Service {
+    /// A builder, starting from the `MICRO_*` environment and go-micro's defaults.
+    pub fn builder() -> ServiceBuilder {
+        ServiceBuilder::default()
+    }
+
+    /// The service's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// A client sharing this service's registry; it names this service as the caller.
+    pub fn client(&self) -> Client {
+        self.client.clone()
+    }
+
+    /// Starts serving and registers; returns a handle to stop it.
+    pub async fn start(self) -> crate::Result<RunningService> {
+        let server = self.server.start().await?;
+        Ok(RunningService { server, client: self.client })
+    }
+
+    /// Runs until SIGINT or SIGTERM, then deregisters, drains and returns.
+    pub async fn run(self) -> crate::Result<()> {
+        self.run_until(shutdown_signal()).await
+    }
+
+    /// Runs until `shutdown` completes, then deregisters, drains and returns.
+    pub async fn run_until(self, shutdown: impl Future<Output = ()>) -> crate::Result<()> {
+        let running = self.start().await?;
+        shutdown.await;
+        tracing::info!("shutting down: deregistering, then draining calls in flight");
+        running.stop().await
+    }
+}
+
+/// Completes on SIGINT (Ctrl-C) or, on Unix, SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}
+
+/// A started service.
+#[derive(Debug)]
+pub struct RunningService {
+    server: RunningServer,
+    client: Client,
+}
+
+impl RunningService {
+    /// The address the server listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.server.local_addr()
+    }
+
+    /// This node's registry id.
+    pub fn node_id(&self) -> &str {
+        self.server.node_id()
+    }
+
+    /// The service's client.
+    pub fn client(&self) -> Client {
+        self.client.clone()
+    }
+
+    /// Graceful stop: deregister, stop accepting, drain.
+    pub async fn stop(self) -> crate::Result<()> {
+        self.server.stop().await
+    }
+
+    /// Abrupt stop, as if the process died: no deregistration.
+    pub fn kill(self) {
+        self.server.kill()
+    }
+}
+
+/// Builds a [`Service`]. Unset options come from `MICRO_*` variables, then go-micro's defaults.
+#[derive(Default)]
+pub struct ServiceBuilder {
+    name: Option<String>,
+    version: Option<String>,
+    address: Option<String>,
+    advertise: Option<String>,
+    metadata: Metadata,
+    registry: Option<Arc<dyn Registry>>,
+    client: Option<Client>,
+    handlers: Vec<Arc<dyn Handler>>,
+    endpoints: Vec<Endpoint>,
+    register_ttl: Option<Duration>,
+    register_interval: Option<Duration>,
+    max_message_size: Option<usize>,
+    drain_timeout: Option<Duration>,
+}
+
+impl std::fmt::Debug for ServiceBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServiceBuilder").field("name", &self.name).finish_non_exhaustive()
+    }
+}
+
+impl ServiceBuilder {
+    /// The service name, e.g. `go.micro.srv.greeter` (required).
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// The version (default `latest`).
+    pub fn version(mut self, version: impl Into<String>) -> Self {
+        self.version = Some(version.into());
+        self
+    }
+
+    /// Where to listen (default `MICRO_SERVER_ADDRESS`, else `127.0.0.1:0`).
+    pub fn address(mut self, address: impl Into<String>) -> Self {
+        self.address = Some(address.into());
+        self
+    }
+
+    /// The address to register instead of the listening one (e.g. behind NAT).
+    pub fn advertise(mut self, address: impl Into<String>) -> Self {
+        self.advertise = Some(address.into());
+        self
+    }
+
+    /// One service metadata pair.
+    pub fn metadata(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.metadata.insert(key.into(), value.into());
+        self
+    }
+
+    /// The registry (default `MICRO_REGISTRY`).
+    pub fn registry(mut self, registry: Arc<dyn Registry>) -> Self {
+        self.registry = Some(registry);
+        self
+    }
+
+    /// The client handlers call other services with (default: one on the same registry).
+    pub fn client(mut self, client: Client) -> Self {
+        self.client = Some(client);
+        self
+    }
+
+    /// Serves the endpoints of a `#[micro::handler]` type.
+    pub fn handler(mut self, handler: impl Handler) -> Self {
+        self.handlers.push(Arc::new(handler));
+        self
+    }
+
+    /// Serves one endpoint built by hand.
+    pub fn endpoint(mut self, endpoint: Endpoint) -> Self {
+        self.endpoints.push(endpoint);
+        self
+    }
+
+    /// How long a registration lives (default `MICRO_REGISTER_TTL`, else 60 s).
+    pub fn register_ttl(mut self, ttl: Duration) -> Self {
+        self.register_ttl = Some(ttl);
+        self
+    }
+
+    /// How often to register again (default `MICRO_REGISTER_INTERVAL`, else 30 s).
+    pub fn register_interval(mut self, interval: Duration) -> Self {
+        self.register_interval = Some(interval);
+        self
+    }
+
+    /// Largest message received or sent (default 4 MiB).
+    pub fn max_message_size(mut self, bytes: usize) -> Self {
+        self.max_message_size = Some(bytes);
+        self
+    }
+
+    /// How long calls in flight may run after shutdown starts (default 10 s).
+    pub fn drain_timeout(mut self, timeout: Duration) -> Self {
+        self.drain_timeout = Some(timeout);
+        self
+    }
+
+    /// Checks the options and builds the service.
+    pub fn build(self) -> crate::Result<Service> {
+        let config = Config::from_env();
+        let name = self
+            .name
+            .filter(|n| !n.trim().is_empty())
+            .ok_or_else(|| Error::bad_request("go.micro.service", "a service needs a name"))?;
+        let registry = match self.registry {
+            Some(r) => r,
+            None => crate::registry::by_name(&config.registry, config.registry_address.as_deref())?,
+        };
+        let max_message_size = self.max_message_size.unwrap_or(DEFAULT_MAX_MESSAGE_SIZE);
+        let client = self.client.unwrap_or_else(|| {
+            Client::builder()
+                .registry(Arc::clone(&registry))
+                .from_service(name.clone())
+                .max_message_size(max_message_size)
+                .build()
+        });
+        let options = ServerOptions {
+            name: name.clone(),
+            version: self.version.unwrap_or_else(|| "latest".into()),
+            address: self
+                .address
+                .or(config.server_address)
+                .unwrap_or_else(|| "127.0.0.1:0".into()),
+            advertise: self.advertise,
+            metadata: self.metadata,
+            registry,
+            register_ttl: self.register_ttl.unwrap_or(config.register_ttl),
+            register_interval: self.register_interval.unwrap_or(config.register_interval),
+            max_message_size,
+            drain_timeout: self.drain_timeout.unwrap_or(DEFAULT_DRAIN_TIMEOUT),
+        };
+        let mut server = Server::new(options);
+        for handler in self.handlers {
+            server.handle(handler);
+        }
+        for endpoint in self.endpoints {
+            server.endpoint(endpoint);
+        }
+        Ok(Service { server, client, name })
+    }
+}
