@@ -171,13 +171,16 @@ fn rewrite_serde_paths(code: &str, private: &str) -> String {
     let mut i = 0;
     while i < code.len() {
         let rest = &code[i..];
-        let at_ident_start = i == 0 || !(bytes[i - 1].is_ascii_alphanumeric() || bytes[i - 1] == b'_' || bytes[i - 1] == b':');
-        let hit = ["serde::", "pbjson::"].into_iter().find(|p| rest.starts_with(p));
+        // A crate root starts a path: nothing path-like stands right before it.
+        let at_path_start = i == 0 || !(bytes[i - 1].is_ascii_alphanumeric() || bytes[i - 1] == b'_' || bytes[i - 1] == b':');
+        let hit = ["::serde::", "::pbjson::", "serde::", "pbjson::"]
+            .into_iter()
+            .find(|p| rest.starts_with(p));
         match hit {
-            Some(p) if at_ident_start => {
+            Some(p) if at_path_start => {
                 out.push_str(private);
                 out.push_str("::");
-                out.push_str(p);
+                out.push_str(p.trim_start_matches(':'));
                 i += p.len();
             }
             _ => {
@@ -196,10 +199,10 @@ mod tests {
 
     #[test]
     fn rewrites_only_crate_roots() {
-        let code = "impl serde::Serialize for X { fn f() { pbjson::private::x(); a::serde::b; } }";
+        let code = "impl serde::Serialize for X { fn f() { pbjson::private::x(); a::serde::b; <::pbjson::Y>::z(); } }";
         assert_eq!(
             rewrite_serde_paths(code, "::m::__private"),
-            "impl ::m::__private::serde::Serialize for X { fn f() { ::m::__private::pbjson::private::x(); a::serde::b; } }"
+            "impl ::m::__private::serde::Serialize for X { fn f() { ::m::__private::pbjson::private::x(); a::serde::b; <::m::__private::pbjson::Y>::z(); } }"
         );
     }
 }

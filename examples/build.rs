@@ -1,0 +1,3 @@
+fn main() {
+    micro_build::compile(&["../proto/greeter/greeter.proto"], &["../proto"]).expect("compiling greeter.proto");
+}

@@ -1,0 +1,13 @@
+//! Example micro services. Each binary in `src/bin` is a runnable program:
+//!
+//! - `greeter` serves `go.micro.srv.greeter` (`Greeter.Call` answers `Hello <name>`);
+//! - `greeter-client` calls it with the typed client generated from `proto/greeter/greeter.proto`.
+
+pub mod greeter;
+
+/// Logs to stderr, filtered by `RUST_LOG` (default `info`).
+pub fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}

@@ -1,0 +1,3 @@
+fn main() {
+    micro_build::compile(&["proto/test.proto"], &["proto"]).expect("compiling test.proto");
+}

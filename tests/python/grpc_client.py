@@ -1,0 +1,59 @@
+"""A stock grpcio client for the integration tests.
+
+Stubs are generated at run time by grpcio-tools from the repository's .proto files, exactly as a
+user of the service would make them.
+
+    grpc_client.py greet ADDRESS NAME          -> prints the reply's msg
+    grpc_client.py fail ADDRESS CODE DETAIL    -> prints the gRPC status code name and details
+    grpc_client.py health ADDRESS              -> prints the grpc.health.v1 status
+"""
+import importlib
+import os
+import sys
+import tempfile
+
+import grpc
+from grpc_tools import protoc
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def stubs(include, proto):
+    out = tempfile.mkdtemp(prefix="micro-stubs-")
+    well_known = os.path.join(os.path.dirname(protoc.__file__), "_proto")
+    code = protoc.main([
+        "grpc_tools.protoc", f"-I{include}", f"-I{well_known}",
+        f"--python_out={out}", f"--grpc_python_out={out}", os.path.join(include, proto),
+    ])
+    if code != 0:
+        sys.exit(f"protoc failed on {proto}")
+    sys.path.insert(0, out)
+    base = proto[:-len(".proto")].replace("/", ".")
+    return importlib.import_module(base + "_pb2"), importlib.import_module(base + "_pb2_grpc")
+
+
+def main():
+    cmd, address = sys.argv[1], sys.argv[2]
+    channel = grpc.insecure_channel(address)
+    if cmd == "greet":
+        pb, rpc = stubs(os.path.join(ROOT, "proto"), "greeter/greeter.proto")
+        reply = rpc.GreeterStub(channel).Call(pb.Request(name=sys.argv[3]), timeout=10)
+        print(reply.msg)
+    elif cmd == "fail":
+        pb, rpc = stubs(os.path.join(ROOT, "tests", "proto"), "test.proto")
+        try:
+            rpc.TestStub(channel).Fail(pb.FailRequest(code=int(sys.argv[3]), detail=sys.argv[4]), timeout=10)
+            sys.exit("expected an error")
+        except grpc.RpcError as e:
+            print(e.code().name)
+            print(e.details())
+    elif cmd == "health":
+        pb, rpc = stubs(os.path.join(ROOT, "proto"), "grpc/health/v1/health.proto")
+        reply = rpc.HealthStub(channel).Check(pb.HealthCheckRequest(), timeout=10)
+        print(pb.HealthCheckResponse.ServingStatus.Name(reply.status))
+    else:
+        sys.exit(f"unknown command {cmd}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,109 @@
+//! Shared pieces of the integration tests: the test service and helpers to run it.
+
+use micro::registry::Registry;
+use micro::{Context, Error, Result};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Types of `proto/test.proto`.
+pub mod proto {
+    micro::include_proto!("go.micro.test");
+}
+
+/// The test service's name.
+pub const SERVICE: &str = "go.micro.test";
+
+/// The test handler. `instance` tells instances apart; `seen_deadline` records the deadline the
+/// last `Sleep` call saw; `failures` counts `Fail` calls.
+#[derive(Debug, Clone, Default)]
+pub struct TestHandler {
+    pub instance: String,
+    pub seen_deadline: Arc<Mutex<Option<Option<Duration>>>>,
+    /// How many times `Fail` was called.
+    pub failures: Arc<AtomicUsize>,
+}
+
+#[micro::handler(name = "Test")]
+impl TestHandler {
+    async fn echo(&self, ctx: &Context, req: proto::EchoRequest) -> Result<proto::EchoResponse> {
+        Ok(proto::EchoResponse {
+            message: req.message,
+            instance: self.instance.clone(),
+            payload_len: req.payload.len() as i64,
+            metadata: ctx.metadata().clone().into_iter().collect(),
+            count: req.count,
+        })
+    }
+
+    async fn sleep(&self, ctx: &Context, req: proto::SleepRequest) -> Result<proto::SleepResponse> {
+        let remaining = ctx.remaining();
+        *self.seen_deadline.lock().unwrap() = Some(remaining);
+        tokio::time::sleep(Duration::from_millis(req.millis.max(0) as u64)).await;
+        Ok(proto::SleepResponse {
+            had_deadline: remaining.is_some(),
+            deadline_millis: remaining.map_or(0, |d| d.as_millis() as i64),
+        })
+    }
+
+    async fn fail(&self, ctx: &Context, req: proto::FailRequest) -> Result<proto::FailResponse> {
+        self.failures.fetch_add(1, Ordering::SeqCst);
+        Err(Error::new(ctx.service(), req.detail, req.code))
+    }
+
+    async fn panic(&self, _ctx: &Context, _req: proto::PanicRequest) -> Result<proto::PanicResponse> {
+        panic!("the test handler panics on purpose")
+    }
+}
+
+/// Starts the test service on a free loopback port with `registry`.
+pub async fn start(registry: Arc<dyn Registry>, handler: TestHandler) -> micro::service::RunningService {
+    micro::Service::builder()
+        .name(SERVICE)
+        .address("127.0.0.1:0")
+        .registry(registry)
+        .handler(handler)
+        .build()
+        .expect("building the test service")
+        .start()
+        .await
+        .expect("starting the test service")
+}
+
+/// The workspace root.
+pub fn workspace_root() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root").to_path_buf()
+}
+
+/// The Python that has grpcio: `MICRO_TEST_PYTHON`, else the venv `scripts/test` makes.
+/// Panics with an install hint when it is missing: these tests never skip.
+pub fn python() -> std::path::PathBuf {
+    let path = std::env::var_os("MICRO_TEST_PYTHON")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join(".venv/bin/python"));
+    let ok = std::process::Command::new(&path)
+        .args(["-c", "import grpc, grpc_tools"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(
+        ok,
+        "Python with grpcio not found at {}: run scripts/test, or python3 -m venv .venv && .venv/bin/pip install grpcio grpcio-tools",
+        path.display()
+    );
+    path
+}
+
+/// Runs `tests/python/grpc_client.py` with `args`; returns (success, stdout, stderr).
+pub fn python_client(args: &[&str]) -> (bool, String, String) {
+    let script = workspace_root().join("tests/python/grpc_client.py");
+    let out = std::process::Command::new(python())
+        .arg(script)
+        .args(args)
+        .output()
+        .expect("running the Python gRPC client");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).trim().to_string(),
+        String::from_utf8_lossy(&out.stderr).trim().to_string(),
+    )
+}
