@@ -26,9 +26,14 @@ use syn::{parse_macro_input, FnArg, ImplItem, ItemImpl, LitStr, ReturnType, Type
 #[proc_macro_attribute]
 pub fn handler(attr: TokenStream, item: TokenStream) -> TokenStream {
     let item = parse_macro_input!(item as ItemImpl);
-    match expand_handler(attr.into(), item) {
+    match expand_handler(attr.into(), item.clone()) {
         Ok(tokens) => tokens.into(),
-        Err(e) => e.to_compile_error().into(),
+        // Keep the block, so the only error is ours and not a cascade of unused items.
+        Err(e) => {
+            let mut tokens = e.to_compile_error();
+            tokens.extend(quote::ToTokens::into_token_stream(item));
+            tokens.into()
+        }
     }
 }
 
@@ -60,6 +65,7 @@ fn expand_handler(attr: proc_macro2::TokenStream, item: ItemImpl) -> syn::Result
     let handler_name = name_override.map(|l| l.value()).unwrap_or(type_name);
 
     let mut endpoints = Vec::new();
+    let mut checks = Vec::new();
     for impl_item in &item.items {
         let ImplItem::Fn(method) = impl_item else { continue };
         let sig = &method.sig;
@@ -116,6 +122,13 @@ fn expand_handler(attr: proc_macro2::TokenStream, item: ItemImpl) -> syn::Result
         let method_name = fn_name.to_string().trim_start_matches("r#").to_upper_camel_case();
         let endpoint = format!("{handler_name}.{method_name}");
         let this = format_ident!("this");
+        // Spanned on the request type, so a type that is no message is reported there.
+        checks.push(quote::quote_spanned! {req_ty.span()=>
+            const _: fn() = || {
+                fn request_must_be_a_micro_message<T: ::micro::codec::Message>() {}
+                request_must_be_a_micro_message::<#req_ty>();
+            };
+        });
         endpoints.push(quote! {
             {
                 let #this = ::std::sync::Arc::clone(&self);
@@ -129,6 +142,8 @@ fn expand_handler(attr: proc_macro2::TokenStream, item: ItemImpl) -> syn::Result
 
     Ok(quote! {
         #item
+
+        #(#checks)*
 
         impl ::micro::server::Handler for #self_ty {
             fn endpoints(self: ::std::sync::Arc<Self>) -> ::std::vec::Vec<::micro::server::Endpoint> {

@@ -53,6 +53,9 @@ pub use client::{CallOptions, Client};
 pub use context::Context;
 pub use errors::{http_code, status_text, Error, Result};
 pub use micro_macros::handler;
+
+/// For implementing [`registry::Registry`] and [`selector::Selector`].
+pub use async_trait::async_trait;
 pub use service::Service;
 
 /// Includes the code `micro-build` generated for a proto package.

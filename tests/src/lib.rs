@@ -107,3 +107,54 @@ pub fn python_client(args: &[&str]) -> (bool, String, String) {
         String::from_utf8_lossy(&out.stderr).trim().to_string(),
     )
 }
+
+/// A free loopback port (bound, then released for the caller to use).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("binding a free port")
+        .port()
+}
+
+/// Waits until something accepts connections on `addr`; panics after `limit`.
+pub async fn wait_for_listener(addr: &str, limit: Duration) {
+    let deadline = tokio::time::Instant::now() + limit;
+    while tokio::net::TcpStream::connect(addr).await.is_err() {
+        assert!(tokio::time::Instant::now() < deadline, "nothing listens on {addr} after {limit:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// A child process killed when dropped, so a failing test leaves nothing running.
+#[derive(Debug)]
+pub struct Child(pub std::process::Child);
+
+impl Child {
+    /// Sends SIGTERM.
+    pub fn terminate(&self) {
+        let status = std::process::Command::new("kill")
+            .args(["-TERM", &self.0.id().to_string()])
+            .status()
+            .expect("running kill");
+        assert!(status.success(), "kill -TERM failed");
+    }
+
+    /// Waits for the process to exit, at most `limit`.
+    pub fn wait_for_exit(&mut self, limit: Duration) -> std::process::ExitStatus {
+        let deadline = std::time::Instant::now() + limit;
+        loop {
+            if let Some(status) = self.0.try_wait().expect("waiting for the child") {
+                return status;
+            }
+            assert!(std::time::Instant::now() < deadline, "process still running after {limit:?}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}

@@ -1,0 +1,13 @@
+use micro::Context;
+use micro_tests::proto::{EchoRequest, EchoResponse};
+
+struct Greeter;
+
+#[micro::handler]
+impl Greeter {
+    async fn call(&self, _ctx: &Context, _req: EchoRequest) -> EchoResponse {
+        EchoResponse::default()
+    }
+}
+
+fn main() {}

@@ -1,0 +1,13 @@
+use micro::{Context, Result};
+use micro_tests::proto::{EchoRequest, EchoResponse};
+
+struct Greeter;
+
+#[micro::handler]
+impl Greeter {
+    fn call(&self, _ctx: &Context, _req: EchoRequest) -> Result<EchoResponse> {
+        Ok(EchoResponse::default())
+    }
+}
+
+fn main() {}
