@@ -1,3 +1,4 @@
 fn main() {
-    micro_build::compile(&["../proto/greeter/greeter.proto"], &["../proto"]).expect("compiling greeter.proto");
+    micro_build::compile(&["../proto/greeter/greeter.proto"], &["../proto"])
+        .expect("compiling greeter.proto");
 }

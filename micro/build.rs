@@ -1,6 +1,9 @@
 fn main() {
     micro_build::compile(
-        &["../proto/debug/debug.proto", "../proto/grpc/health/v1/health.proto"],
+        &[
+            "../proto/debug/debug.proto",
+            "../proto/grpc/health/v1/health.proto",
+        ],
         &["../proto"],
     )
     .expect("compiling micro's own protos");

@@ -18,6 +18,8 @@ pub struct Greeter;
 impl Greeter {
     /// Greets by name.
     async fn call(&self, _ctx: &Context, req: proto::Request) -> Result<proto::Response> {
-        Ok(proto::Response { msg: format!("Hello {}", req.name) })
+        Ok(proto::Response {
+            msg: format!("Hello {}", req.name),
+        })
     }
 }

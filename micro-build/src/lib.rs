@@ -11,11 +11,10 @@
 //!
 //! No system `protoc` is needed: `protox` parses the files in pure Rust.
 //!
+//! In `build.rs`:
+//!
 //! ```no_run
-//! // build.rs
-//! fn main() {
-//!     micro_build::compile(&["proto/greeter.proto"], &["proto"]).unwrap();
-//! }
+//! micro_build::compile(&["proto/greeter.proto"], &["proto"]).unwrap();
 //! ```
 //! and in the crate: `micro::include_proto!("go.micro.srv.greeter");`.
 //!
@@ -91,9 +90,9 @@ impl Builder {
         let fds = protox::compile(protos, includes).map_err(|e| err("parsing protos", e))?;
         let out_dir = match &self.out_dir {
             Some(d) => d.clone(),
-            None => PathBuf::from(
-                std::env::var_os("OUT_DIR").ok_or_else(|| err("OUT_DIR", "not set"))?,
-            ),
+            None => {
+                PathBuf::from(std::env::var_os("OUT_DIR").ok_or_else(|| err("OUT_DIR", "not set"))?)
+            }
         };
         let micro = self.crate_path.clone().unwrap_or_else(|| "::micro".into());
         self.generate(&fds, &out_dir, &micro)
@@ -126,6 +125,8 @@ impl Builder {
             .register_descriptors(&fds.encode_to_vec())
             .map_err(|e| err("reading descriptors", e))?
             .preserve_proto_field_names()
+            // Old servers accept requests from newer clients, as go-micro does.
+            .ignore_unknown_fields()
             .extern_path(".google.protobuf", format!("{private}::pbjson_types"))
             .generate(&prefixes, |_| Ok(Vec::new()))
             .map_err(|e| err("generating JSON impls", e))?;
@@ -141,13 +142,19 @@ impl Builder {
             if package.starts_with("google.protobuf") {
                 continue;
             }
-            let path = out_dir.join(format!("{}.rs", if package.is_empty() { "_" } else { package }));
+            let path = out_dir.join(format!(
+                "{}.rs",
+                if package.is_empty() { "_" } else { package }
+            ));
             let mut code = std::fs::read_to_string(&path)
                 .map_err(|e| err(&format!("reading {}", path.display()), e))?;
             if done.insert(package.to_string()) {
                 if let Some(serde) = serde_code.get(package) {
                     code.push_str("\n// proto3 JSON (pbjson-build)\n");
-                    code.push_str(&rewrite_serde_paths(&String::from_utf8_lossy(serde), &private));
+                    code.push_str(&rewrite_serde_paths(
+                        &String::from_utf8_lossy(serde),
+                        &private,
+                    ));
                 }
             }
             for msg in &file.message_type {
@@ -157,7 +164,8 @@ impl Builder {
                 client::write(&mut code, service, package, micro);
             }
             let _ = writeln!(code);
-            std::fs::write(&path, code).map_err(|e| err(&format!("writing {}", path.display()), e))?;
+            std::fs::write(&path, code)
+                .map_err(|e| err(&format!("writing {}", path.display()), e))?;
         }
         Ok(())
     }
@@ -172,7 +180,10 @@ fn rewrite_serde_paths(code: &str, private: &str) -> String {
     while i < code.len() {
         let rest = &code[i..];
         // A crate root starts a path: nothing path-like stands right before it.
-        let at_path_start = i == 0 || !(bytes[i - 1].is_ascii_alphanumeric() || bytes[i - 1] == b'_' || bytes[i - 1] == b':');
+        let at_path_start = i == 0
+            || !(bytes[i - 1].is_ascii_alphanumeric()
+                || bytes[i - 1] == b'_'
+                || bytes[i - 1] == b':');
         let hit = ["::serde::", "::pbjson::", "serde::", "pbjson::"]
             .into_iter()
             .find(|p| rest.starts_with(p));

@@ -63,8 +63,14 @@ mod tests {
     #[test]
     fn paths() {
         assert_eq!(type_path(".a.b.Req", "a.b", "a.b", "::micro"), "Req");
-        assert_eq!(type_path(".a.b.Outer.Inner", "a.b", "a.b", "::micro"), "outer::Inner");
-        assert_eq!(type_path(".c.Req", "c", "a.b", "::micro"), "super::super::c::Req");
+        assert_eq!(
+            type_path(".a.b.Outer.Inner", "a.b", "a.b", "::micro"),
+            "outer::Inner"
+        );
+        assert_eq!(
+            type_path(".c.Req", "c", "a.b", "::micro"),
+            "super::super::c::Req"
+        );
         assert_eq!(
             type_path(".google.protobuf.Empty", "google.protobuf", "a", "::micro"),
             "::micro::__private::pbjson_types::Empty"

@@ -19,7 +19,11 @@ impl<'a> Index<'a> {
     pub fn new(fds: &'a FileDescriptorSet) -> Self {
         let mut messages = HashMap::new();
         for file in &fds.file {
-            let prefix = if file.package().is_empty() { String::new() } else { format!(".{}", file.package()) };
+            let prefix = if file.package().is_empty() {
+                String::new()
+            } else {
+                format!(".{}", file.package())
+            };
             for msg in &file.message_type {
                 index_message(&mut messages, &prefix, msg);
             }
@@ -63,7 +67,14 @@ impl<'a> Index<'a> {
         }
     }
 
-    fn value_expr(&self, name: &str, ty: &str, msg: Option<&DescriptorProto>, depth: usize, micro: &str) -> String {
+    fn value_expr(
+        &self,
+        name: &str,
+        ty: &str,
+        msg: Option<&DescriptorProto>,
+        depth: usize,
+        micro: &str,
+    ) -> String {
         let fields: Vec<String> = match msg {
             Some(m) if depth < MAX_DEPTH => m
                 .field
@@ -85,8 +96,16 @@ impl<'a> Index<'a> {
     fn field_type(&self, f: &FieldDescriptorProto) -> (String, Option<&DescriptorProto>) {
         let nested = self.messages.get(f.type_name()).copied();
         if let Some(entry) = nested.filter(|m| m.options.as_ref().is_some_and(|o| o.map_entry())) {
-            let key = entry.field.first().map(|k| self.field_type(k).0).unwrap_or_default();
-            let value = entry.field.get(1).map(|v| self.field_type(v).0).unwrap_or_default();
+            let key = entry
+                .field
+                .first()
+                .map(|k| self.field_type(k).0)
+                .unwrap_or_default();
+            let value = entry
+                .field
+                .get(1)
+                .map(|v| self.field_type(v).0)
+                .unwrap_or_default();
             return (format!("map<{key},{value}>"), None);
         }
         let base = match f.r#type() {
@@ -105,16 +124,27 @@ impl<'a> Index<'a> {
             Type::Sfixed64 => "sfixed64".into(),
             Type::Sint32 => "sint32".into(),
             Type::Sint64 => "sint64".into(),
-            Type::Enum | Type::Message | Type::Group => {
-                f.type_name().rsplit('.').next().unwrap_or_default().to_string()
-            }
+            Type::Enum | Type::Message | Type::Group => f
+                .type_name()
+                .rsplit('.')
+                .next()
+                .unwrap_or_default()
+                .to_string(),
         };
-        let ty = if f.label() == Label::Repeated { format!("[]{base}") } else { base };
+        let ty = if f.label() == Label::Repeated {
+            format!("[]{base}")
+        } else {
+            base
+        };
         (ty, nested)
     }
 }
 
-fn index_message<'a>(out: &mut HashMap<String, &'a DescriptorProto>, prefix: &str, msg: &'a DescriptorProto) {
+fn index_message<'a>(
+    out: &mut HashMap<String, &'a DescriptorProto>,
+    prefix: &str,
+    msg: &'a DescriptorProto,
+) {
     let full = format!("{prefix}.{}", msg.name());
     for nested in &msg.nested_type {
         index_message(out, &full, nested);

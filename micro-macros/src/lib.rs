@@ -37,7 +37,10 @@ pub fn handler(attr: TokenStream, item: TokenStream) -> TokenStream {
     }
 }
 
-fn expand_handler(attr: proc_macro2::TokenStream, item: ItemImpl) -> syn::Result<proc_macro2::TokenStream> {
+fn expand_handler(
+    attr: proc_macro2::TokenStream,
+    item: ItemImpl,
+) -> syn::Result<proc_macro2::TokenStream> {
     let mut name_override: Option<LitStr> = None;
     if !attr.is_empty() {
         let parser = syn::meta::parser(|meta| {
@@ -51,10 +54,16 @@ fn expand_handler(attr: proc_macro2::TokenStream, item: ItemImpl) -> syn::Result
         syn::parse::Parser::parse2(parser, attr)?;
     }
     if let Some((_, path, _)) = &item.trait_ {
-        return Err(syn::Error::new_spanned(path, "#[micro::handler] goes on an inherent `impl Type` block, not a trait impl"));
+        return Err(syn::Error::new_spanned(
+            path,
+            "#[micro::handler] goes on an inherent `impl Type` block, not a trait impl",
+        ));
     }
     if !item.generics.params.is_empty() {
-        return Err(syn::Error::new_spanned(&item.generics, "#[micro::handler] does not support generic handler types"));
+        return Err(syn::Error::new_spanned(
+            &item.generics,
+            "#[micro::handler] does not support generic handler types",
+        ));
     }
     let self_ty = &item.self_ty;
     let type_name = match &**self_ty {
@@ -67,23 +76,39 @@ fn expand_handler(attr: proc_macro2::TokenStream, item: ItemImpl) -> syn::Result
     let mut endpoints = Vec::new();
     let mut checks = Vec::new();
     for impl_item in &item.items {
-        let ImplItem::Fn(method) = impl_item else { continue };
+        let ImplItem::Fn(method) = impl_item else {
+            continue;
+        };
         let sig = &method.sig;
         let fn_name = &sig.ident;
         let expected = "expected `async fn name(&self, ctx: &micro::Context, req: Request) -> micro::Result<Response>`";
         if sig.asyncness.is_none() {
-            return Err(syn::Error::new(sig.fn_token.span(), format!("handler method `{fn_name}` must be `async`: {expected}")));
+            return Err(syn::Error::new(
+                sig.fn_token.span(),
+                format!("handler method `{fn_name}` must be `async`: {expected}"),
+            ));
         }
         if !sig.generics.params.is_empty() {
-            return Err(syn::Error::new_spanned(&sig.generics, format!("handler method `{fn_name}` must not be generic")));
+            return Err(syn::Error::new_spanned(
+                &sig.generics,
+                format!("handler method `{fn_name}` must not be generic"),
+            ));
         }
         let inputs: Vec<&FnArg> = sig.inputs.iter().collect();
         match inputs.first() {
             Some(FnArg::Receiver(r)) if r.reference.is_some() && r.mutability.is_none() => {}
             Some(other) => {
-                return Err(syn::Error::new_spanned(other, format!("the first argument of handler method `{fn_name}` must be `&self`")))
+                return Err(syn::Error::new_spanned(
+                    other,
+                    format!("the first argument of handler method `{fn_name}` must be `&self`"),
+                ))
             }
-            None => return Err(syn::Error::new_spanned(sig, format!("handler method `{fn_name}` takes no `&self`: {expected}"))),
+            None => {
+                return Err(syn::Error::new_spanned(
+                    sig,
+                    format!("handler method `{fn_name}` takes no `&self`: {expected}"),
+                ))
+            }
         }
         if inputs.len() != 3 {
             return Err(syn::Error::new_spanned(
@@ -93,33 +118,48 @@ fn expand_handler(attr: proc_macro2::TokenStream, item: ItemImpl) -> syn::Result
         }
         let ctx_ty = typed(inputs[1]);
         match ctx_ty {
-            Some(Type::Reference(r)) if r.mutability.is_none() && last_ident(&r.elem).as_deref() == Some("Context") => {}
-            _ => {
-                return Err(syn::Error::new_spanned(
-                    inputs[1],
-                    format!("the second argument of handler method `{fn_name}` must be `&micro::Context`"),
-                ))
-            }
+            Some(Type::Reference(r))
+                if r.mutability.is_none() && last_ident(&r.elem).as_deref() == Some("Context") => {}
+            _ => return Err(syn::Error::new_spanned(
+                inputs[1],
+                format!(
+                    "the second argument of handler method `{fn_name}` must be `&micro::Context`"
+                ),
+            )),
         }
         let Some(req_ty) = typed(inputs[2]) else {
-            return Err(syn::Error::new_spanned(inputs[2], "expected a typed request argument"));
+            return Err(syn::Error::new_spanned(
+                inputs[2],
+                "expected a typed request argument",
+            ));
         };
         if matches!(req_ty, Type::Reference(_)) {
             return Err(syn::Error::new_spanned(
                 req_ty,
-                format!("the request of handler method `{fn_name}` is taken by value, not by reference"),
+                format!(
+                    "the request of handler method `{fn_name}` is taken by value, not by reference"
+                ),
             ));
         }
         match &sig.output {
             ReturnType::Type(_, ty) if last_ident(ty).as_deref() == Some("Result") => {}
             ReturnType::Type(_, ty) => {
-                return Err(syn::Error::new_spanned(ty, format!("handler method `{fn_name}` must return `micro::Result<Response>`")))
+                return Err(syn::Error::new_spanned(
+                    ty,
+                    format!("handler method `{fn_name}` must return `micro::Result<Response>`"),
+                ))
             }
             ReturnType::Default => {
-                return Err(syn::Error::new_spanned(sig, format!("handler method `{fn_name}` must return `micro::Result<Response>`")))
+                return Err(syn::Error::new_spanned(
+                    sig,
+                    format!("handler method `{fn_name}` must return `micro::Result<Response>`"),
+                ))
             }
         }
-        let method_name = fn_name.to_string().trim_start_matches("r#").to_upper_camel_case();
+        let method_name = fn_name
+            .to_string()
+            .trim_start_matches("r#")
+            .to_upper_camel_case();
         let endpoint = format!("{handler_name}.{method_name}");
         let this = format_ident!("this");
         // Spanned on the request type, so a type that is no message is reported there.

@@ -41,7 +41,10 @@ impl Config {
         let secs = |k: &str, default: Duration| match get(k).map(|v| v.trim().parse::<u64>()) {
             Some(Ok(s)) => Duration::from_secs(s),
             Some(Err(_)) => {
-                tracing::warn!(variable = k, "not a whole number of seconds, using the default");
+                tracing::warn!(
+                    variable = k,
+                    "not a whole number of seconds, using the default"
+                );
                 default
             }
             None => default,

@@ -65,7 +65,8 @@ impl Context {
 
     /// Time left before the deadline (zero once passed); `None` without a deadline.
     pub fn remaining(&self) -> Option<Duration> {
-        self.deadline.map(|d| d.saturating_duration_since(Instant::now()))
+        self.deadline
+            .map(|d| d.saturating_duration_since(Instant::now()))
     }
 
     /// Options for calls made while serving this one: the remaining deadline and the metadata.

@@ -46,7 +46,10 @@ impl Stats {
     pub fn snapshot(&self) -> proto::StatsResponse {
         let (memory, threads) = process_figures();
         proto::StatsResponse {
-            started: self.started.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()),
+            started: self
+                .started
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs()),
             uptime: self.started_at.elapsed().as_secs(),
             memory,
             threads,
@@ -75,7 +78,9 @@ fn process_figures() -> (u64, u64) {
 pub(crate) fn endpoints(stats: Arc<Stats>) -> Vec<Endpoint> {
     vec![
         Endpoint::unary("Debug.Health", |_ctx, _req: proto::HealthRequest| async {
-            Ok(proto::HealthResponse { status: "ok".into() })
+            Ok(proto::HealthResponse {
+                status: "ok".into(),
+            })
         }),
         Endpoint::unary("Debug.Stats", move |_ctx, _req: proto::StatsRequest| {
             let stats = Arc::clone(&stats);
@@ -87,7 +92,12 @@ pub(crate) fn endpoints(stats: Arc<Stats>) -> Vec<Endpoint> {
 /// `grpc.health.v1.Health/Check`: serving while the server runs.
 pub(crate) fn grpc_health_check() -> Endpoint {
     use health::health_check_response::ServingStatus;
-    Endpoint::unary("Health.Check", |_ctx, _req: health::HealthCheckRequest| async {
-        Ok(health::HealthCheckResponse { status: ServingStatus::Serving.into() })
-    })
+    Endpoint::unary(
+        "Health.Check",
+        |_ctx, _req: health::HealthCheckRequest| async {
+            Ok(health::HealthCheckResponse {
+                status: ServingStatus::Serving.into(),
+            })
+        },
+    )
 }

@@ -189,7 +189,10 @@ mod tests {
     #[test]
     fn maps_a_foreign_status_by_code() {
         let err = Error::from_status("x", &tonic::Status::unavailable("down"));
-        assert_eq!((err.code, err.detail.as_str(), err.status.as_str()), (503, "down", "Service Unavailable"));
+        assert_eq!(
+            (err.code, err.detail.as_str(), err.status.as_str()),
+            (503, "down", "Service Unavailable")
+        );
     }
 
     #[test]

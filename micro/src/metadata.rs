@@ -13,7 +13,10 @@ pub const FROM_SERVICE: &str = "micro-from-service";
 fn is_reserved(key: &str) -> bool {
     key.starts_with("grpc-")
         || key.starts_with(':')
-        || matches!(key, "content-type" | "te" | "user-agent" | "accept-encoding" | "content-length")
+        || matches!(
+            key,
+            "content-type" | "te" | "user-agent" | "accept-encoding" | "content-length"
+        )
 }
 
 /// The caller's metadata from request headers.

@@ -18,7 +18,10 @@
 use crate::client::Client;
 use crate::config::Config;
 use crate::registry::{Metadata, Registry};
-use crate::server::{Endpoint, Handler, RunningServer, Server, ServerOptions, DEFAULT_DRAIN_TIMEOUT, DEFAULT_MAX_MESSAGE_SIZE};
+use crate::server::{
+    Endpoint, Handler, RunningServer, Server, ServerOptions, DEFAULT_DRAIN_TIMEOUT,
+    DEFAULT_MAX_MESSAGE_SIZE,
+};
 use crate::Error;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -52,7 +55,10 @@ impl Service {
     /// Starts serving and registers; returns a handle to stop it.
     pub async fn start(self) -> crate::Result<RunningService> {
         let server = self.server.start().await?;
-        Ok(RunningService { server, client: self.client })
+        Ok(RunningService {
+            server,
+            client: self.client,
+        })
     }
 
     /// Runs until SIGINT or SIGTERM, then deregisters, drains and returns.
@@ -147,7 +153,9 @@ pub struct ServiceBuilder {
 
 impl std::fmt::Debug for ServiceBuilder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ServiceBuilder").field("name", &self.name).finish_non_exhaustive()
+        f.debug_struct("ServiceBuilder")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
     }
 }
 
@@ -271,6 +279,10 @@ impl ServiceBuilder {
         for endpoint in self.endpoints {
             server.endpoint(endpoint);
         }
-        Ok(Service { server, client, name })
+        Ok(Service {
+            server,
+            client,
+            name,
+        })
     }
 }

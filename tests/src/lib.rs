@@ -51,13 +51,20 @@ impl TestHandler {
         Err(Error::new(ctx.service(), req.detail, req.code))
     }
 
-    async fn panic(&self, _ctx: &Context, _req: proto::PanicRequest) -> Result<proto::PanicResponse> {
+    async fn panic(
+        &self,
+        _ctx: &Context,
+        _req: proto::PanicRequest,
+    ) -> Result<proto::PanicResponse> {
         panic!("the test handler panics on purpose")
     }
 }
 
 /// Starts the test service on a free loopback port with `registry`.
-pub async fn start(registry: Arc<dyn Registry>, handler: TestHandler) -> micro::service::RunningService {
+pub async fn start(
+    registry: Arc<dyn Registry>,
+    handler: TestHandler,
+) -> micro::service::RunningService {
     micro::Service::builder()
         .name(SERVICE)
         .address("127.0.0.1:0")
@@ -72,7 +79,10 @@ pub async fn start(registry: Arc<dyn Registry>, handler: TestHandler) -> micro::
 
 /// The workspace root.
 pub fn workspace_root() -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root").to_path_buf()
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root")
+        .to_path_buf()
 }
 
 /// The Python that has grpcio: `MICRO_TEST_PYTHON`, else the venv `scripts/test` makes.
@@ -120,7 +130,10 @@ pub fn free_port() -> u16 {
 pub async fn wait_for_listener(addr: &str, limit: Duration) {
     let deadline = tokio::time::Instant::now() + limit;
     while tokio::net::TcpStream::connect(addr).await.is_err() {
-        assert!(tokio::time::Instant::now() < deadline, "nothing listens on {addr} after {limit:?}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "nothing listens on {addr} after {limit:?}"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
@@ -146,7 +159,10 @@ impl Child {
             if let Some(status) = self.0.try_wait().expect("waiting for the child") {
                 return status;
             }
-            assert!(std::time::Instant::now() < deadline, "process still running after {limit:?}");
+            assert!(
+                std::time::Instant::now() < deadline,
+                "process still running after {limit:?}"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }

@@ -1,8 +1,8 @@
 //! What a running service puts in the registry, and how it keeps it there.
 
+use futures::StreamExt;
 use micro::registry::{Action, MemoryRegistry, Registry, Value, WatchOptions};
 use micro_tests::{TestHandler, SERVICE};
-use futures::StreamExt;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -21,17 +21,44 @@ async fn the_record_has_node_metadata_and_endpoint_schemas() {
         .await
         .unwrap();
     let record = reg.get_service(SERVICE).await.unwrap().remove(0);
-    assert_eq!((record.name.as_str(), record.version.as_str()), (SERVICE, "1.2.0"));
-    assert_eq!(record.metadata.get("team").map(String::as_str), Some("core"));
+    assert_eq!(
+        (record.name.as_str(), record.version.as_str()),
+        (SERVICE, "1.2.0")
+    );
+    assert_eq!(
+        record.metadata.get("team").map(String::as_str),
+        Some("core")
+    );
     let node = &record.nodes[0];
-    assert!(node.id.starts_with(&format!("{SERVICE}-")) && node.id.len() == SERVICE.len() + 37, "{}", node.id);
+    assert!(
+        node.id.starts_with(&format!("{SERVICE}-")) && node.id.len() == SERVICE.len() + 37,
+        "{}",
+        node.id
+    );
     assert_eq!(node.address, svc.local_addr().to_string());
-    for (k, v) in [("registry", "memory"), ("broker", "http"), ("server", "grpc"), ("transport", "grpc"), ("protocol", "grpc")] {
-        assert_eq!(node.metadata.get(k).map(String::as_str), Some(v), "node metadata {k}");
+    for (k, v) in [
+        ("registry", "memory"),
+        ("broker", "http"),
+        ("server", "grpc"),
+        ("transport", "grpc"),
+        ("protocol", "grpc"),
+    ] {
+        assert_eq!(
+            node.metadata.get(k).map(String::as_str),
+            Some(v),
+            "node metadata {k}"
+        );
     }
 
-    let echo = record.endpoints.iter().find(|e| e.name == "Test.Echo").unwrap();
-    assert_eq!(echo.metadata.get("stream").map(String::as_str), Some("false"));
+    let echo = record
+        .endpoints
+        .iter()
+        .find(|e| e.name == "Test.Echo")
+        .unwrap();
+    assert_eq!(
+        echo.metadata.get("stream").map(String::as_str),
+        Some("false")
+    );
     let v = |name: &str, ty: &str, values: Vec<Value>| Value::new(name, ty, values);
     let expected = v(
         "EchoRequest",
@@ -45,7 +72,11 @@ async fn the_record_has_node_metadata_and_endpoint_schemas() {
                 vec![
                     v("count", "int64", vec![]),
                     // Depth 3 is the last level listed: Inner's fields appear, Deep's do not.
-                    v("inner", "Inner", vec![v("flag", "bool", vec![]), v("deep", "Deep", vec![])]),
+                    v(
+                        "inner",
+                        "Inner",
+                        vec![v("flag", "bool", vec![]), v("deep", "Deep", vec![])],
+                    ),
                 ],
             ),
             v("tags", "[]string", vec![]),
@@ -54,7 +85,11 @@ async fn the_record_has_node_metadata_and_endpoint_schemas() {
     );
     assert_eq!(echo.request.as_ref(), Some(&expected));
     let response = echo.response.as_ref().unwrap();
-    let metadata = response.values.iter().find(|f| f.name == "metadata").unwrap();
+    let metadata = response
+        .values
+        .iter()
+        .find(|f| f.name == "metadata")
+        .unwrap();
     assert_eq!(metadata.r#type, "map<string,string>");
 
     // The JSON is go-micro's.
@@ -67,7 +102,12 @@ async fn the_record_has_node_metadata_and_endpoint_schemas() {
 #[tokio::test]
 async fn it_registers_again_before_the_ttl_runs_out_and_leaves_on_stop() {
     let reg: Arc<dyn Registry> = Arc::new(MemoryRegistry::new());
-    let mut watch = reg.watch(WatchOptions { service: Some(SERVICE.into()) }).await.unwrap();
+    let mut watch = reg
+        .watch(WatchOptions {
+            service: Some(SERVICE.into()),
+        })
+        .await
+        .unwrap();
     let svc = micro::Service::builder()
         .name(SERVICE)
         .registry(reg.clone())
@@ -82,7 +122,11 @@ async fn it_registers_again_before_the_ttl_runs_out_and_leaves_on_stop() {
     assert_eq!(watch.next().await.unwrap().unwrap().action, Action::Create);
     // Several heartbeats arrive; each is an update of the same node.
     for _ in 0..3 {
-        let event = tokio::time::timeout(Duration::from_secs(5), watch.next()).await.unwrap().unwrap().unwrap();
+        let event = tokio::time::timeout(Duration::from_secs(5), watch.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
         assert_eq!(event.action, Action::Update);
     }
     assert_eq!(reg.get_service(SERVICE).await.unwrap()[0].nodes.len(), 1);
@@ -95,7 +139,12 @@ async fn it_registers_again_before_the_ttl_runs_out_and_leaves_on_stop() {
 #[tokio::test]
 async fn a_killed_node_expires_with_its_ttl() {
     let reg: Arc<dyn Registry> = Arc::new(MemoryRegistry::new());
-    let mut watch = reg.watch(WatchOptions { service: Some(SERVICE.into()) }).await.unwrap();
+    let mut watch = reg
+        .watch(WatchOptions {
+            service: Some(SERVICE.into()),
+        })
+        .await
+        .unwrap();
     let svc = micro::Service::builder()
         .name(SERVICE)
         .registry(reg.clone())
@@ -119,7 +168,8 @@ async fn a_killed_node_expires_with_its_ttl() {
     }
     assert!(gone, "the record outlived its TTL");
     let mut actions = Vec::new();
-    while let Ok(Some(Ok(e))) = tokio::time::timeout(Duration::from_millis(100), watch.next()).await {
+    while let Ok(Some(Ok(e))) = tokio::time::timeout(Duration::from_millis(100), watch.next()).await
+    {
         actions.push(e.action);
     }
     assert_eq!(actions.last(), Some(&Action::Delete));

@@ -1,6 +1,8 @@
 //! Graceful shutdown: deregister first, then stop accepting, then drain calls in flight.
 
-use micro::registry::{MemoryRegistry, RegisterOptions, Registry, RegistryError, Service, WatchOptions, Watcher};
+use micro::registry::{
+    MemoryRegistry, RegisterOptions, Registry, RegistryError, Service, WatchOptions, Watcher,
+};
 use micro::{CallOptions, Client};
 use micro_tests::proto::{SleepRequest, SleepResponse};
 use micro_tests::{start, Child, TestHandler, SERVICE};
@@ -55,7 +57,12 @@ async fn stop_deregisters_before_closing_and_drains_calls_in_flight() {
             let client = client.clone();
             tokio::spawn(async move {
                 client
-                    .call::<_, SleepResponse>(SERVICE, "Test.Sleep", &SleepRequest { millis: 500 }, CallOptions::default())
+                    .call::<_, SleepResponse>(
+                        SERVICE,
+                        "Test.Sleep",
+                        &SleepRequest { millis: 500 },
+                        CallOptions::default(),
+                    )
                     .await
             })
         })
@@ -65,11 +72,23 @@ async fn stop_deregisters_before_closing_and_drains_calls_in_flight() {
     svc.stop().await.unwrap();
 
     for call in calls {
-        call.await.unwrap().expect("a call in flight at shutdown completes");
+        call.await
+            .unwrap()
+            .expect("a call in flight at shutdown completes");
     }
-    assert_eq!(*probe.listening_at_deregister.lock().unwrap(), Some(true), "deregistered while still listening");
-    assert!(probe.get_service(SERVICE).await.is_err(), "the node left the registry");
-    assert!(std::net::TcpStream::connect(address).is_err(), "the listener is closed after stop");
+    assert_eq!(
+        *probe.listening_at_deregister.lock().unwrap(),
+        Some(true),
+        "deregistered while still listening"
+    );
+    assert!(
+        probe.get_service(SERVICE).await.is_err(),
+        "the node left the registry"
+    );
+    assert!(
+        std::net::TcpStream::connect(address).is_err(),
+        "the listener is closed after stop"
+    );
 }
 
 #[tokio::test]
@@ -91,14 +110,23 @@ async fn sigterm_drains_calls_in_flight_and_exits_zero() {
             let client = client.clone();
             let opts = CallOptions::default().address(address.clone());
             tokio::spawn(async move {
-                client.call::<_, SleepResponse>(SERVICE, "Test.Sleep", &SleepRequest { millis: 700 }, opts).await
+                client
+                    .call::<_, SleepResponse>(
+                        SERVICE,
+                        "Test.Sleep",
+                        &SleepRequest { millis: 700 },
+                        opts,
+                    )
+                    .await
             })
         })
         .collect();
     tokio::time::sleep(Duration::from_millis(200)).await;
     child.terminate();
     for call in calls {
-        call.await.unwrap().expect("a call in flight at SIGTERM completes");
+        call.await
+            .unwrap()
+            .expect("a call in flight at SIGTERM completes");
     }
     let status = child.wait_for_exit(Duration::from_secs(20));
     assert!(status.success(), "exit status {status:?}");

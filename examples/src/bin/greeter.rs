@@ -6,7 +6,14 @@
 use examples::greeter::{Greeter, SERVICE};
 
 #[tokio::main]
-async fn main() -> micro::Result<()> {
+async fn main() {
     examples::init_logging();
-    micro::Service::builder().name(SERVICE).handler(Greeter).build()?.run().await
+    let service = micro::Service::builder()
+        .name(SERVICE)
+        .handler(Greeter)
+        .build();
+    if let Err(e) = async { service?.run().await }.await {
+        eprintln!("greeter: {e}");
+        std::process::exit(1);
+    }
 }

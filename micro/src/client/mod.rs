@@ -169,13 +169,21 @@ impl Client {
         request: &Req,
         opts: CallOptions,
     ) -> crate::Result<Rsp> {
-        let body = Codec::Proto
-            .encode(request)
-            .map_err(|e| Error::bad_request(CLIENT_ID, format!("encoding request to {service}.{endpoint}: {e}")))?;
-        let reply = self.call_raw(service, endpoint, Codec::Proto, body, opts).await?;
-        Codec::Proto
-            .decode(&reply)
-            .map_err(|e| Error::internal_server_error(CLIENT_ID, format!("decoding reply of {service}.{endpoint}: {e}")))
+        let body = Codec::Proto.encode(request).map_err(|e| {
+            Error::bad_request(
+                CLIENT_ID,
+                format!("encoding request to {service}.{endpoint}: {e}"),
+            )
+        })?;
+        let reply = self
+            .call_raw(service, endpoint, Codec::Proto, body, opts)
+            .await?;
+        Codec::Proto.decode(&reply).map_err(|e| {
+            Error::internal_server_error(
+                CLIENT_ID,
+                format!("decoding reply of {service}.{endpoint}: {e}"),
+            )
+        })
     }
 
     /// Calls `endpoint` of `service` with JSON and returns the JSON reply: no compiled types
@@ -187,14 +195,24 @@ impl Client {
         request: &serde_json::Value,
         opts: CallOptions,
     ) -> crate::Result<serde_json::Value> {
-        let body = serde_json::to_vec(request)
-            .map_err(|e| Error::bad_request(CLIENT_ID, format!("encoding request to {service}.{endpoint}: {e}")))?;
-        let reply = self.call_raw(service, endpoint, Codec::Json, body.into(), opts).await?;
+        let body = serde_json::to_vec(request).map_err(|e| {
+            Error::bad_request(
+                CLIENT_ID,
+                format!("encoding request to {service}.{endpoint}: {e}"),
+            )
+        })?;
+        let reply = self
+            .call_raw(service, endpoint, Codec::Json, body.into(), opts)
+            .await?;
         if reply.is_empty() {
             return Ok(serde_json::Value::Object(Default::default()));
         }
-        serde_json::from_slice(&reply)
-            .map_err(|e| Error::internal_server_error(CLIENT_ID, format!("decoding reply of {service}.{endpoint}: {e}")))
+        serde_json::from_slice(&reply).map_err(|e| {
+            Error::internal_server_error(
+                CLIENT_ID,
+                format!("decoding reply of {service}.{endpoint}: {e}"),
+            )
+        })
     }
 
     /// Calls `endpoint` of `service` with a body already encoded by `codec`; returns the
@@ -257,7 +275,10 @@ impl Client {
             }
         }
         Err(last_error.unwrap_or_else(|| {
-            Error::timeout(CLIENT_ID, format!("call to {service}.{endpoint} timed out after {timeout:?}"))
+            Error::timeout(
+                CLIENT_ID,
+                format!("call to {service}.{endpoint} timed out after {timeout:?}"),
+            )
         }))
     }
 
@@ -271,7 +292,11 @@ impl Client {
         remaining: Duration,
         metadata: &Metadata,
     ) -> Result<Bytes, CallError> {
-        let channel = self.inner.pool.get(&node.address).map_err(CallError::Call)?;
+        let channel = self
+            .inner
+            .pool
+            .get(&node.address)
+            .map_err(CallError::Call)?;
         let mut grpc = tonic::client::Grpc::new(channel)
             .max_decoding_message_size(self.inner.max_message_size)
             .max_encoding_message_size(self.inner.max_message_size);
@@ -285,11 +310,16 @@ impl Client {
         }
         request.extensions_mut().insert(codec);
         let call = async {
-            grpc.ready().await.map_err(|e| tonic::Status::from_error(Box::new(e)))?;
+            grpc.ready()
+                .await
+                .map_err(|e| tonic::Status::from_error(Box::new(e)))?;
             grpc.unary(request, path.clone(), FrameCodec).await
         };
         match tokio::time::timeout(remaining, call).await {
-            Err(_) => Err(CallError::Call(Error::timeout(CLIENT_ID, "deadline exceeded"))),
+            Err(_) => Err(CallError::Call(Error::timeout(
+                CLIENT_ID,
+                "deadline exceeded",
+            ))),
             Ok(Ok(reply)) => Ok(reply.into_inner()),
             Ok(Err(status)) => Err(classify(&status)),
         }
@@ -303,7 +333,8 @@ fn grpc_path(service: &str, endpoint: &str) -> http::uri::PathAndQuery {
         Some((handler, method)) => format!("/{service}.{handler}/{method}"),
         None => format!("/{service}/{endpoint}"),
     };
-    path.parse().unwrap_or_else(|_| http::uri::PathAndQuery::from_static("/"))
+    path.parse()
+        .unwrap_or_else(|_| http::uri::PathAndQuery::from_static("/"))
 }
 
 /// A status made by the transport (it has an error source; a server's has none) means the node
@@ -311,7 +342,10 @@ fn grpc_path(service: &str, endpoint: &str) -> http::uri::PathAndQuery {
 fn classify(status: &tonic::Status) -> CallError {
     use std::error::Error as _;
     let from_transport = status.source().is_some()
-        && matches!(status.code(), tonic::Code::Unavailable | tonic::Code::Unknown | tonic::Code::Cancelled);
+        && matches!(
+            status.code(),
+            tonic::Code::Unavailable | tonic::Code::Unknown | tonic::Code::Cancelled
+        );
     if from_transport {
         CallError::Connect(Error::unavailable(CLIENT_ID, status.message()))
     } else {
@@ -320,7 +354,13 @@ fn classify(status: &tonic::Status) -> CallError {
 }
 
 /// Names the call in errors the client made itself, so they say what failed where.
-fn describe(err: CallError, service: &str, endpoint: &str, node: &Node, timeout: Duration) -> CallError {
+fn describe(
+    err: CallError,
+    service: &str,
+    endpoint: &str,
+    node: &Node,
+    timeout: Duration,
+) -> CallError {
     let reword = |e: Error, detail: String| Error { detail, ..e };
     match err {
         CallError::Connect(e) => {
@@ -386,7 +426,9 @@ impl ClientBuilder {
     /// The client. Without a registry or selector it uses the shared in-process registry.
     pub fn build(self) -> Client {
         let selector = self.selector.unwrap_or_else(|| {
-            let registry = self.registry.unwrap_or_else(crate::registry::MemoryRegistry::shared);
+            let registry = self
+                .registry
+                .unwrap_or_else(crate::registry::MemoryRegistry::shared);
             Arc::new(RegistrySelector::new(registry))
         });
         Client {
@@ -408,7 +450,10 @@ mod tests {
 
     #[test]
     fn paths_follow_go_micro() {
-        assert_eq!(grpc_path("go.micro.srv.greeter", "Greeter.Call").as_str(), "/go.micro.srv.greeter.Greeter/Call");
+        assert_eq!(
+            grpc_path("go.micro.srv.greeter", "Greeter.Call").as_str(),
+            "/go.micro.srv.greeter.Greeter/Call"
+        );
         assert_eq!(grpc_path("svc", "Func").as_str(), "/svc/Func");
     }
 

@@ -17,11 +17,21 @@ pub(crate) struct Pool {
 impl Pool {
     /// The channel of `address`, made (without connecting yet) on first use.
     pub fn get(&self, address: &str) -> Result<NodeChannel, crate::Error> {
-        if let Some(ch) = self.channels.read().unwrap_or_else(|e| e.into_inner()).get(address) {
+        if let Some(ch) = self
+            .channels
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(address)
+        {
             return Ok(ch.clone());
         }
         let endpoint = Endpoint::from_shared(format!("http://{address}"))
-            .map_err(|e| crate::Error::bad_request("go.micro.client", format!("invalid node address {address:?}: {e}")))?
+            .map_err(|e| {
+                crate::Error::bad_request(
+                    "go.micro.client",
+                    format!("invalid node address {address:?}: {e}"),
+                )
+            })?
             .tcp_nodelay(true)
             .connect_timeout(Duration::from_secs(5))
             .http2_keep_alive_interval(Duration::from_secs(30))

@@ -58,8 +58,11 @@ impl Codec {
     pub fn from_content_type(content_type: &str) -> Option<Codec> {
         let essence = content_type.split(';').next().unwrap_or("").trim();
         match essence.to_ascii_lowercase().as_str() {
-            "application/grpc" | "application/grpc+proto" | "application/protobuf"
-            | "application/x-protobuf" | "application/proto" => Some(Codec::Proto),
+            "application/grpc"
+            | "application/grpc+proto"
+            | "application/protobuf"
+            | "application/x-protobuf"
+            | "application/proto" => Some(Codec::Proto),
             "application/grpc+json" | "application/json" => Some(Codec::Json),
             _ => None,
         }

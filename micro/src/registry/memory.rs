@@ -82,7 +82,11 @@ impl MemoryRegistry {
         let now = Instant::now();
         let mut expired = Vec::new();
         {
-            let mut services = self.inner.services.lock().unwrap_or_else(|e| e.into_inner());
+            let mut services = self
+                .inner
+                .services
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
             for versions in services.values_mut() {
                 for record in versions.values_mut() {
                     let dead: Vec<String> = record
@@ -118,18 +122,33 @@ impl Registry for MemoryRegistry {
         "memory"
     }
 
-    async fn register(&self, service: &Service, opts: RegisterOptions) -> Result<(), RegistryError> {
+    async fn register(
+        &self,
+        service: &Service,
+        opts: RegisterOptions,
+    ) -> Result<(), RegistryError> {
         self.expire();
         let expiry = opts.ttl.map(|ttl| Instant::now() + ttl);
         let action = {
-            let mut services = self.inner.services.lock().unwrap_or_else(|e| e.into_inner());
+            let mut services = self
+                .inner
+                .services
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
             let versions = services.entry(service.name.clone()).or_default();
             match versions.get_mut(&service.version) {
                 None => {
-                    let expires = service.nodes.iter().map(|n| (n.id.clone(), expiry)).collect();
+                    let expires = service
+                        .nodes
+                        .iter()
+                        .map(|n| (n.id.clone(), expiry))
+                        .collect();
                     versions.insert(
                         service.version.clone(),
-                        Record { service: service.clone(), expires },
+                        Record {
+                            service: service.clone(),
+                            expires,
+                        },
                     );
                     Action::Create
                 }
@@ -157,10 +176,17 @@ impl Registry for MemoryRegistry {
 
     async fn deregister(&self, service: &Service) -> Result<(), RegistryError> {
         {
-            let mut services = self.inner.services.lock().unwrap_or_else(|e| e.into_inner());
+            let mut services = self
+                .inner
+                .services
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
             if let Some(versions) = services.get_mut(&service.name) {
                 if let Some(record) = versions.get_mut(&service.version) {
-                    record.service.nodes.retain(|n| !service.nodes.iter().any(|d| d.id == n.id));
+                    record
+                        .service
+                        .nodes
+                        .retain(|n| !service.nodes.iter().any(|d| d.id == n.id));
                     for node in &service.nodes {
                         record.expires.remove(&node.id);
                     }
@@ -179,7 +205,11 @@ impl Registry for MemoryRegistry {
 
     async fn get_service(&self, name: &str) -> Result<Vec<Service>, RegistryError> {
         self.expire();
-        let services = self.inner.services.lock().unwrap_or_else(|e| e.into_inner());
+        let services = self
+            .inner
+            .services
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         match services.get(name) {
             Some(versions) if !versions.is_empty() => {
                 Ok(versions.values().map(|r| r.service.clone()).collect())
@@ -190,11 +220,18 @@ impl Registry for MemoryRegistry {
 
     async fn list_services(&self) -> Result<Vec<Service>, RegistryError> {
         self.expire();
-        let services = self.inner.services.lock().unwrap_or_else(|e| e.into_inner());
+        let services = self
+            .inner
+            .services
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         Ok(services
             .values()
             .flat_map(|versions| versions.values())
-            .map(|r| Service { nodes: Vec::new(), ..r.service.clone() })
+            .map(|r| Service {
+                nodes: Vec::new(),
+                ..r.service.clone()
+            })
             .collect())
     }
 
@@ -228,7 +265,11 @@ mod tests {
         Service {
             name: "go.micro.srv.test".into(),
             version: version.into(),
-            nodes: vec![Node { id: node.into(), address: "127.0.0.1:1".into(), ..Default::default() }],
+            nodes: vec![Node {
+                id: node.into(),
+                address: "127.0.0.1:1".into(),
+                ..Default::default()
+            }],
             ..Default::default()
         }
     }
@@ -237,9 +278,15 @@ mod tests {
     async fn versions_nodes_and_watch() {
         let r = MemoryRegistry::new();
         let mut watch = r.watch(WatchOptions::default()).await.unwrap();
-        r.register(&svc("v1", "a"), RegisterOptions::default()).await.unwrap();
-        r.register(&svc("v1", "b"), RegisterOptions::default()).await.unwrap();
-        r.register(&svc("v2", "c"), RegisterOptions::default()).await.unwrap();
+        r.register(&svc("v1", "a"), RegisterOptions::default())
+            .await
+            .unwrap();
+        r.register(&svc("v1", "b"), RegisterOptions::default())
+            .await
+            .unwrap();
+        r.register(&svc("v2", "c"), RegisterOptions::default())
+            .await
+            .unwrap();
         let got = r.get_service("go.micro.srv.test").await.unwrap();
         assert_eq!(got.len(), 2);
         assert_eq!(got[0].nodes.len(), 2);
@@ -247,16 +294,24 @@ mod tests {
         r.deregister(&svc("v1", "a")).await.unwrap();
         r.deregister(&svc("v1", "b")).await.unwrap();
         r.deregister(&svc("v2", "c")).await.unwrap();
-        assert_eq!(r.get_service("go.micro.srv.test").await, Err(RegistryError::NotFound));
+        assert_eq!(
+            r.get_service("go.micro.srv.test").await,
+            Err(RegistryError::NotFound)
+        );
         assert!(r.list_services().await.unwrap().is_empty());
     }
 
     #[tokio::test]
     async fn records_expire_after_their_ttl() {
         let r = MemoryRegistry::new();
-        let ttl = RegisterOptions { ttl: Some(Duration::from_millis(50)) };
+        let ttl = RegisterOptions {
+            ttl: Some(Duration::from_millis(50)),
+        };
         r.register(&svc("v1", "a"), ttl).await.unwrap();
         tokio::time::sleep(Duration::from_millis(80)).await;
-        assert_eq!(r.get_service("go.micro.srv.test").await, Err(RegistryError::NotFound));
+        assert_eq!(
+            r.get_service("go.micro.srv.test").await,
+            Err(RegistryError::NotFound)
+        );
     }
 }

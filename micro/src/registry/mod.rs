@@ -172,7 +172,8 @@ pub trait Registry: Send + Sync + std::fmt::Debug + 'static {
     fn name(&self) -> &'static str;
 
     /// Adds (or refreshes) the nodes of `service`.
-    async fn register(&self, service: &Service, opts: RegisterOptions) -> Result<(), RegistryError>;
+    async fn register(&self, service: &Service, opts: RegisterOptions)
+        -> Result<(), RegistryError>;
 
     /// Removes the nodes of `service`.
     async fn deregister(&self, service: &Service) -> Result<(), RegistryError>;

@@ -26,7 +26,13 @@ impl Blacklist {
         let period = FIRST_PERIOD
             .saturating_mul(1 << (failures - 1).min(16))
             .min(MAX_PERIOD);
-        nodes.insert(node.to_string(), Entry { until: Instant::now() + period, failures });
+        nodes.insert(
+            node.to_string(),
+            Entry {
+                until: Instant::now() + period,
+                failures,
+            },
+        );
     }
 
     /// The node works: back in rotation with a clean record.

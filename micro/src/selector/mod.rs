@@ -67,8 +67,12 @@ impl From<SelectError> for crate::Error {
     fn from(e: SelectError) -> Self {
         match e {
             SelectError::NotFound(_) => crate::Error::not_found("go.micro.client", e.to_string()),
-            SelectError::NoneAvailable(_) => crate::Error::unavailable("go.micro.client", e.to_string()),
-            SelectError::Registry(_) => crate::Error::internal_server_error("go.micro.client", e.to_string()),
+            SelectError::NoneAvailable(_) => {
+                crate::Error::unavailable("go.micro.client", e.to_string())
+            }
+            SelectError::Registry(_) => {
+                crate::Error::internal_server_error("go.micro.client", e.to_string())
+            }
         }
     }
 }

@@ -51,7 +51,11 @@ impl Selector for RegistrySelector {
             filter.apply(&mut services);
         }
         let all: Vec<Node> = services.into_iter().flat_map(|s| s.nodes).collect();
-        let mut nodes: Vec<Node> = all.iter().filter(|n| !self.blacklist.is_out(&n.id)).cloned().collect();
+        let mut nodes: Vec<Node> = all
+            .iter()
+            .filter(|n| !self.blacklist.is_out(&n.id))
+            .cloned()
+            .collect();
         if nodes.is_empty() {
             // Every node failed lately: trying them beats failing without a try.
             nodes = all;
@@ -59,7 +63,9 @@ impl Selector for RegistrySelector {
         if nodes.is_empty() {
             return Err(SelectError::NoneAvailable(service.into()));
         }
-        opts.strategy.unwrap_or(self.strategy).order(service, &mut nodes, &self.counters);
+        opts.strategy
+            .unwrap_or(self.strategy)
+            .order(service, &mut nodes, &self.counters);
         Ok(Next::new(nodes))
     }
 

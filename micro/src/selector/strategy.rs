@@ -59,7 +59,10 @@ mod tests {
         let counters = Counters::default();
         let nodes: Vec<Node> = ["a", "b", "c"]
             .iter()
-            .map(|id| Node { id: id.to_string(), ..Default::default() })
+            .map(|id| Node {
+                id: id.to_string(),
+                ..Default::default()
+            })
             .collect();
         let firsts: Vec<String> = (0..6)
             .map(|_| {

@@ -35,7 +35,9 @@ where
         .get(http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    let Some(codec) = Codec::from_content_type(content_type).filter(|_| content_type.starts_with("application/grpc")) else {
+    let Some(codec) = Codec::from_content_type(content_type)
+        .filter(|_| content_type.starts_with("application/grpc"))
+    else {
         let err = Error::bad_request(
             &service,
             format!(
@@ -49,7 +51,10 @@ where
     };
     let Some(endpoint) = endpoint.cloned() else {
         shared.stats.errors.fetch_add(1, Ordering::Relaxed);
-        let err = Error::not_implemented(&service, format!("unknown endpoint {name} of service {service}"));
+        let err = Error::not_implemented(
+            &service,
+            format!("unknown endpoint {name} of service {service}"),
+        );
         return with_codec(err.to_status().into_http(), codec);
     };
 
@@ -57,7 +62,10 @@ where
         Ok(timeout) => timeout.map(|t| received + t),
         Err(raw) => {
             shared.stats.errors.fetch_add(1, Ordering::Relaxed);
-            let err = Error::bad_request(&service, format!("invalid grpc-timeout {raw:?} calling {name}"));
+            let err = Error::bad_request(
+                &service,
+                format!("invalid grpc-timeout {raw:?} calling {name}"),
+            );
             return with_codec(err.to_status().into_http(), codec);
         }
     };
@@ -71,7 +79,12 @@ where
     let mut grpc = tonic::server::Grpc::new(FrameCodec)
         .max_decoding_message_size(shared.max_message_size)
         .max_encoding_message_size(shared.max_message_size);
-    let call = Call { endpoint, ctx, codec, shared: Arc::clone(&shared) };
+    let call = Call {
+        endpoint,
+        ctx,
+        codec,
+        shared: Arc::clone(&shared),
+    };
     with_codec(grpc.streaming(call, req).await, codec)
 }
 
@@ -99,7 +112,12 @@ impl tonic::server::StreamingService<Bytes> for Call {
     type Future = BoxFuture<'static, Result<tonic::Response<Self::ResponseStream>, Status>>;
 
     fn call(&mut self, request: tonic::Request<Streaming<Bytes>>) -> Self::Future {
-        let Call { endpoint, ctx, codec, shared } = Call {
+        let Call {
+            endpoint,
+            ctx,
+            codec,
+            shared,
+        } = Call {
             endpoint: self.endpoint.clone(),
             ctx: self.ctx.clone(),
             codec: self.codec,
@@ -111,7 +129,9 @@ impl tonic::server::StreamingService<Bytes> for Call {
                 shared.stats.errors.fetch_add(1, Ordering::Relaxed);
             }
             let reply = result?;
-            Ok(tonic::Response::new(futures::stream::once(async { Ok(reply) }).boxed()))
+            Ok(tonic::Response::new(
+                futures::stream::once(async { Ok(reply) }).boxed(),
+            ))
         }
         .boxed()
     }
@@ -129,9 +149,18 @@ async fn unary(
     let request = match body.message().await {
         Ok(Some(msg)) => msg,
         Ok(None) => {
-            return Err(Error::bad_request(&service, format!("no request message for {name}")).to_status())
+            return Err(
+                Error::bad_request(&service, format!("no request message for {name}")).to_status(),
+            )
         }
-        Err(status) => return Err(request_error(&service, &name, status, shared.max_message_size)),
+        Err(status) => {
+            return Err(request_error(
+                &service,
+                &name,
+                status,
+                shared.max_message_size,
+            ))
+        }
     };
     let deadline = ctx.deadline;
     let handler = AssertUnwindSafe((endpoint.call)(ctx, codec, request)).catch_unwind();
@@ -139,7 +168,11 @@ async fn unary(
         Some(deadline) => match tokio::time::timeout_at(deadline.into(), handler).await {
             Ok(outcome) => outcome,
             Err(_) => {
-                return Err(Error::timeout(&service, format!("{name} did not finish before the caller's deadline")).to_status())
+                return Err(Error::timeout(
+                    &service,
+                    format!("{name} did not finish before the caller's deadline"),
+                )
+                .to_status())
             }
         },
         None => handler.await,
@@ -155,7 +188,10 @@ async fn unary(
         Err(panic) => {
             let what = panic_message(&*panic);
             tracing::error!(endpoint = %name, panic = %what, "handler panicked");
-            Err(Error::internal_server_error(&service, format!("{name} panicked: {what}")).to_status())
+            Err(
+                Error::internal_server_error(&service, format!("{name} panicked: {what}"))
+                    .to_status(),
+            )
         }
     }
 }
@@ -166,10 +202,17 @@ fn request_error(service: &str, name: &str, status: Status, limit: usize) -> Sta
     match status.code() {
         Code::OutOfRange => Error::too_large(
             service,
-            format!("request to {name} is larger than the limit of {limit} bytes ({})", status.message()),
+            format!(
+                "request to {name} is larger than the limit of {limit} bytes ({})",
+                status.message()
+            ),
         )
         .to_status(),
-        _ => Error::bad_request(service, format!("cannot read request of {name}: {}", status.message())).to_status(),
+        _ => Error::bad_request(
+            service,
+            format!("cannot read request of {name}: {}", status.message()),
+        )
+        .to_status(),
     }
 }
 

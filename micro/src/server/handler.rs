@@ -28,7 +28,9 @@ pub struct Endpoint {
 
 impl std::fmt::Debug for Endpoint {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Endpoint").field("name", &self.info.name).finish()
+        f.debug_struct("Endpoint")
+            .field("name", &self.info.name)
+            .finish()
     }
 }
 
@@ -58,7 +60,10 @@ impl Endpoint {
                 let endpoint = ctx.endpoint.clone();
                 let reply = f(ctx, request).await?;
                 codec.encode(&reply).map_err(|e| {
-                    Error::internal_server_error(service, format!("cannot encode reply of {endpoint}: {e}"))
+                    Error::internal_server_error(
+                        service,
+                        format!("cannot encode reply of {endpoint}: {e}"),
+                    )
                 })
             }
             .boxed()
@@ -86,7 +91,9 @@ impl Endpoint {
 
     /// Adds a metadata pair to its registry description.
     pub fn with_metadata(mut self, key: &str, value: &str) -> Self {
-        self.info.metadata.insert(key.to_string(), value.to_string());
+        self.info
+            .metadata
+            .insert(key.to_string(), value.to_string());
         self
     }
 }

@@ -78,8 +78,15 @@ impl Server {
         for endpoint in crate::debug::endpoints(Arc::clone(&stats)) {
             router.add_internal(endpoint);
         }
-        router.add_exact("/grpc.health.v1.Health/Check", crate::debug::grpc_health_check());
-        Server { options, router, stats }
+        router.add_exact(
+            "/grpc.health.v1.Health/Check",
+            crate::debug::grpc_health_check(),
+        );
+        Server {
+            options,
+            router,
+            stats,
+        }
     }
 
     /// Serves every endpoint of `handler`.
@@ -101,12 +108,24 @@ impl Server {
 
     /// Binds, registers and starts serving. Returns once the service is registered.
     pub async fn start(self) -> crate::Result<RunningServer> {
-        let Server { options, router, stats } = self;
+        let Server {
+            options,
+            router,
+            stats,
+        } = self;
         let listener = TcpListener::bind(&options.address).await.map_err(|e| {
-            crate::Error::internal_server_error(&options.name, format!("cannot listen on {}: {e}", options.address))
+            crate::Error::internal_server_error(
+                &options.name,
+                format!("cannot listen on {}: {e}", options.address),
+            )
         })?;
-        let local = listener.local_addr().map_err(|e| crate::Error::internal_server_error(&options.name, e.to_string()))?;
-        let advertise = options.advertise.clone().unwrap_or_else(|| advertise_address(local));
+        let local = listener
+            .local_addr()
+            .map_err(|e| crate::Error::internal_server_error(&options.name, e.to_string()))?;
+        let advertise = options
+            .advertise
+            .clone()
+            .unwrap_or_else(|| advertise_address(local));
         let registration = Registration::new(&options, &advertise, router.public_endpoints());
         let shared = Arc::new(Shared {
             name: options.name.clone(),
@@ -116,7 +135,12 @@ impl Server {
         });
 
         let (stop_accepting, accepting) = watch::channel(false);
-        let serving = tokio::spawn(accept_loop(listener, shared, accepting, options.drain_timeout));
+        let serving = tokio::spawn(accept_loop(
+            listener,
+            shared,
+            accepting,
+            options.drain_timeout,
+        ));
         registration.register().await?;
         let heartbeat = registration.spawn_heartbeat();
         tracing::info!(service = %options.name, address = %local, node = %registration.node_id(), "serving");
@@ -182,8 +206,14 @@ async fn accept_loop(
     }
     // Stop accepting, then let calls in flight finish (bounded).
     drop(listener);
-    if tokio::time::timeout(drain_timeout, graceful.shutdown()).await.is_err() {
-        tracing::warn!(?drain_timeout, "calls still in flight after the drain timeout; closing");
+    if tokio::time::timeout(drain_timeout, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            ?drain_timeout,
+            "calls still in flight after the drain timeout; closing"
+        );
     }
     connections.shutdown().await;
 }

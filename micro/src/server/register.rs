@@ -53,15 +53,32 @@ impl Registration {
     }
 
     pub async fn register(&self) -> crate::Result<()> {
-        let opts = RegisterOptions { ttl: Some(self.ttl) };
-        self.registry.register(&self.service, opts).await.map_err(|e| {
-            crate::Error::internal_server_error(&self.service.name, format!("registering with the {} registry: {e}", self.registry.name()))
-        })
+        let opts = RegisterOptions {
+            ttl: Some(self.ttl),
+        };
+        self.registry
+            .register(&self.service, opts)
+            .await
+            .map_err(|e| {
+                crate::Error::internal_server_error(
+                    &self.service.name,
+                    format!(
+                        "registering with the {} registry: {e}",
+                        self.registry.name()
+                    ),
+                )
+            })
     }
 
     pub async fn deregister(&self) -> crate::Result<()> {
         self.registry.deregister(&self.service).await.map_err(|e| {
-            crate::Error::internal_server_error(&self.service.name, format!("deregistering from the {} registry: {e}", self.registry.name()))
+            crate::Error::internal_server_error(
+                &self.service.name,
+                format!(
+                    "deregistering from the {} registry: {e}",
+                    self.registry.name()
+                ),
+            )
         })
     }
 

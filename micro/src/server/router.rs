@@ -17,7 +17,10 @@ pub(crate) struct Router {
 impl Router {
     pub fn add(&mut self, endpoint: Endpoint) {
         if self.endpoints.contains_key(endpoint.name()) {
-            tracing::warn!(endpoint = endpoint.name(), "endpoint defined twice; the later one serves");
+            tracing::warn!(
+                endpoint = endpoint.name(),
+                "endpoint defined twice; the later one serves"
+            );
         }
         self.endpoints.insert(endpoint.name().to_string(), endpoint);
     }
@@ -74,7 +77,10 @@ mod tests {
 
     #[test]
     fn dispatches_on_the_last_two_names() {
-        assert_eq!(endpoint_name("/go.micro.srv.greeter.Greeter/Call"), "Greeter.Call");
+        assert_eq!(
+            endpoint_name("/go.micro.srv.greeter.Greeter/Call"),
+            "Greeter.Call"
+        );
         assert_eq!(endpoint_name("/Greeter/Call"), "Greeter.Call");
         assert_eq!(endpoint_name("/Func"), "Func");
     }

@@ -4,7 +4,10 @@
 async fn main() -> micro::Result<()> {
     micro::Service::builder()
         .name(micro_tests::SERVICE)
-        .handler(micro_tests::TestHandler { instance: std::process::id().to_string(), ..Default::default() })
+        .handler(micro_tests::TestHandler {
+            instance: std::process::id().to_string(),
+            ..Default::default()
+        })
         .build()?
         .run()
         .await

@@ -1,0 +1,101 @@
+//! The greeter and greeter-client binaries, as separate processes.
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Kills the child when dropped, so a failed test leaves nothing behind.
+struct Guard(std::process::Child);
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn wait_for_listener(addr: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(addr).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "greeter never listened on {addr}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn greeter_client_calls_greeter_across_processes_and_sigterm_stops_it() {
+    let address = format!("127.0.0.1:{}", free_port());
+    let mut greeter = Guard(
+        Command::new(env!("CARGO_BIN_EXE_greeter"))
+            .env("MICRO_SERVER_ADDRESS", &address)
+            .env("MICRO_REGISTRY", "memory")
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait_for_listener(&address);
+
+    let out = Command::new(env!("CARGO_BIN_EXE_greeter-client"))
+        .arg("John")
+        .env("MICRO_SERVER_ADDRESS", &address)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "Hello John");
+
+    let status = Command::new("kill")
+        .args(["-TERM", &greeter.0.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let exit = loop {
+        if let Some(s) = greeter.0.try_wait().unwrap() {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "greeter ignored SIGTERM");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(exit.success(), "greeter exited with {exit:?}");
+}
+
+#[test]
+fn greeter_client_reports_a_service_it_cannot_find() {
+    let out = Command::new(env!("CARGO_BIN_EXE_greeter-client"))
+        .env("MICRO_REGISTRY", "memory")
+        .env_remove("MICRO_SERVER_ADDRESS")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("service go.micro.srv.greeter not found"),
+        "{err}"
+    );
+}
+
+#[test]
+fn an_unknown_registry_is_a_clear_error() {
+    let out = Command::new(env!("CARGO_BIN_EXE_greeter"))
+        .env("MICRO_REGISTRY", "zookeeper")
+        .env("MICRO_SERVER_ADDRESS", "127.0.0.1:0")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("unknown registry \\\"zookeeper\\\""), "{err}");
+}
