@@ -23,16 +23,24 @@ fn calls(c: &mut Criterion) {
             .unwrap()
     });
     let client = Client::new(registry);
-    let request = Request { name: "John".into() };
+    let request = Request {
+        name: "John".into(),
+    };
     c.bench_function("call/proto", |b| {
         b.to_async(&rt).iter(|| async {
-            let _: Response = client.call(SERVICE, "Greeter.Call", &request, CallOptions::default()).await.unwrap();
+            let _: Response = client
+                .call(SERVICE, "Greeter.Call", &request, CallOptions::default())
+                .await
+                .unwrap();
         })
     });
     let json = serde_json::json!({"name": "John"});
     c.bench_function("call/json", |b| {
         b.to_async(&rt).iter(|| async {
-            client.call_json(SERVICE, "Greeter.Call", &json, CallOptions::default()).await.unwrap();
+            client
+                .call_json(SERVICE, "Greeter.Call", &json, CallOptions::default())
+                .await
+                .unwrap();
         })
     });
     rt.block_on(service.stop()).unwrap();

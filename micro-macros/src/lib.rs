@@ -120,12 +120,14 @@ fn expand_handler(
         match ctx_ty {
             Some(Type::Reference(r))
                 if r.mutability.is_none() && last_ident(&r.elem).as_deref() == Some("Context") => {}
-            _ => return Err(syn::Error::new_spanned(
-                inputs[1],
-                format!(
+            _ => {
+                return Err(syn::Error::new_spanned(
+                    inputs[1],
+                    format!(
                     "the second argument of handler method `{fn_name}` must be `&micro::Context`"
                 ),
-            )),
+                ))
+            }
         }
         let Some(req_ty) = typed(inputs[2]) else {
             return Err(syn::Error::new_spanned(
