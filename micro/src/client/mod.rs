@@ -338,15 +338,28 @@ fn grpc_path(service: &str, endpoint: &str) -> http::uri::PathAndQuery {
 }
 
 /// A status made by the transport (it has an error source; a server's has none) means the node
-/// could not be reached; anything else came from the node.
+/// could not be reached, unless it is tonic's own deadline firing; anything else came from the
+/// node.
 fn classify(status: &tonic::Status) -> CallError {
     use std::error::Error as _;
-    let from_transport = status.source().is_some()
-        && matches!(
-            status.code(),
-            tonic::Code::Unavailable | tonic::Code::Unknown | tonic::Code::Cancelled
-        );
-    if from_transport {
+    let mut source = status.source();
+    let from_transport = source.is_some();
+    while let Some(e) = source {
+        // io::Error hides a custom error from source(): look inside it too.
+        let inner = e
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref());
+        if e.is::<tonic::TimeoutExpired>() || inner.is_some_and(|i| i.is::<tonic::TimeoutExpired>())
+        {
+            return CallError::Call(Error::timeout(CLIENT_ID, "deadline exceeded"));
+        }
+        source = e.source();
+    }
+    let unreachable = matches!(
+        status.code(),
+        tonic::Code::Unavailable | tonic::Code::Unknown | tonic::Code::Cancelled
+    );
+    if from_transport && unreachable {
         CallError::Connect(Error::unavailable(CLIENT_ID, status.message()))
     } else {
         CallError::Call(Error::from_status(CLIENT_ID, status))
@@ -455,6 +468,18 @@ mod tests {
             "/go.micro.srv.greeter.Greeter/Call"
         );
         assert_eq!(grpc_path("svc", "Func").as_str(), "/svc/Func");
+    }
+
+    #[test]
+    fn tonic_timeouts_are_timeouts_not_connection_errors() {
+        let status = tonic::Status::from_error(Box::new(tonic::TimeoutExpired(())));
+        assert!(matches!(classify(&status), CallError::Call(e) if e.code == 408));
+        let wrapped =
+            tonic::Status::from_error(Box::new(std::io::Error::other(tonic::TimeoutExpired(()))));
+        assert!(
+            matches!(classify(&wrapped), CallError::Call(e) if e.code == 408),
+            "{wrapped:?}"
+        );
     }
 
     #[test]
