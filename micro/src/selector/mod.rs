@@ -122,3 +122,90 @@ impl Next {
         self.nodes.get(i)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::registry::{Endpoint, MemoryRegistry, RegisterOptions, Registry};
+    use std::sync::Arc;
+
+    fn service(version: &str, id: &str, zone: &str) -> Service {
+        Service {
+            name: "svc".into(),
+            version: version.into(),
+            endpoints: vec![Endpoint {
+                name: format!("H.{version}"),
+                ..Default::default()
+            }],
+            nodes: vec![Node {
+                id: id.into(),
+                address: format!("127.0.0.1:{}", id.len()),
+                metadata: [("zone".to_string(), zone.to_string())].into(),
+            }],
+            ..Default::default()
+        }
+    }
+
+    async fn ids(selector: &RegistrySelector, filters: Vec<Filter>) -> Vec<String> {
+        let mut next = selector
+            .select(
+                "svc",
+                &SelectOptions {
+                    filters,
+                    strategy: None,
+                },
+            )
+            .await
+            .unwrap();
+        let mut ids: Vec<String> = (0..next.len())
+            .filter_map(|_| next.next_node().map(|n| n.id.clone()))
+            .collect();
+        ids.sort();
+        ids
+    }
+
+    #[tokio::test]
+    async fn filters_by_version_label_and_endpoint() {
+        let registry = Arc::new(MemoryRegistry::new());
+        for (v, id, zone) in [
+            ("v1", "a", "east"),
+            ("v1", "b", "west"),
+            ("v2", "c", "east"),
+        ] {
+            registry
+                .register(&service(v, id, zone), RegisterOptions::default())
+                .await
+                .unwrap();
+        }
+        let selector = RegistrySelector::new(registry);
+        assert_eq!(ids(&selector, vec![]).await, ["a", "b", "c"]);
+        assert_eq!(
+            ids(&selector, vec![Filter::Version("v1".into())]).await,
+            ["a", "b"]
+        );
+        assert_eq!(
+            ids(&selector, vec![Filter::Label("zone".into(), "east".into())]).await,
+            ["a", "c"]
+        );
+        assert_eq!(
+            ids(&selector, vec![Filter::Endpoint("H.v2".into())]).await,
+            ["c"]
+        );
+        let none = selector
+            .select(
+                "svc",
+                &SelectOptions {
+                    filters: vec![Filter::Version("v9".into())],
+                    strategy: None,
+                },
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(none, SelectError::NoneAvailable("svc".into()));
+        let missing = selector
+            .select("nope", &SelectOptions::default())
+            .await
+            .unwrap_err();
+        assert_eq!(missing, SelectError::NotFound("nope".into()));
+    }
+}
