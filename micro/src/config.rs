@@ -20,7 +20,7 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Self {
         Config {
-            registry: "memory".into(),
+            registry: crate::registry::DEFAULT.into(),
             registry_address: None,
             server_address: None,
             register_ttl: Duration::from_secs(60),
@@ -75,6 +75,6 @@ mod tests {
         assert_eq!(cfg.register_ttl, Duration::from_secs(10));
         assert_eq!(cfg.register_interval, Duration::from_secs(30));
         assert_eq!(cfg.server_address.as_deref(), Some("127.0.0.1:9090"));
-        assert_eq!(cfg.registry, "memory");
+        assert_eq!(cfg.registry, crate::registry::DEFAULT);
     }
 }

@@ -174,3 +174,49 @@ impl Drop for Child {
         let _ = self.0.wait();
     }
 }
+
+/// Whether this process sits in a network namespace of its own, with loopback alone.
+fn isolated() -> bool {
+    let dev = std::fs::read_to_string("/proc/self/net/dev").unwrap_or_default();
+    let interfaces: Vec<&str> = dev
+        .lines()
+        .skip(2)
+        .filter_map(|l| l.split(':').next())
+        .map(str::trim)
+        .collect();
+    interfaces == ["lo"]
+}
+
+/// Runs the test `name` of this test binary again inside a private network namespace
+/// (`unshare --net`, then `ip link set lo up`), so multicast never leaves it.
+///
+/// Returns true in that child, where the test body runs; in the parent it waits for the child,
+/// asserts it passed and returns false.
+pub fn run_in_private_netns(name: &str) -> bool {
+    if std::env::var_os("MICRO_TEST_NETNS").is_some() {
+        assert!(
+            isolated(),
+            "refusing to run {name}: not inside a private network namespace"
+        );
+        return true;
+    }
+    let exe = std::env::current_exe().expect("test binary path");
+    let script = "ip link set lo up && ip link set lo multicast on && ip route add 224.0.0.0/4 dev lo && exec \"$@\"";
+    let out = std::process::Command::new("unshare")
+        .args(["--net", "--", "sh", "-c", script, "sh"])
+        .arg(exe)
+        .args([name, "--exact", "--nocapture", "--test-threads=1"])
+        .env("MICRO_TEST_NETNS", "1")
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("unshare is needed (apt-get install util-linux iproute2; run as root): {e}")
+        });
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && stdout.contains("1 passed"),
+        "{name} in a private network namespace failed ({}):\n{stdout}\n{stderr}",
+        out.status
+    );
+    false
+}

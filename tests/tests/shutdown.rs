@@ -91,7 +91,9 @@ async fn stop_deregisters_before_closing_and_drains_calls_in_flight() {
     );
 }
 
-#[tokio::test]
+// Multi-threaded: the test blocks a thread waiting for the child while the client's
+// connection must keep answering the server's shutdown PING.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_drains_calls_in_flight_and_exits_zero() {
     let port = micro_tests::free_port();
     let address = format!("127.0.0.1:{port}");

@@ -122,6 +122,10 @@ impl Registry for MemoryRegistry {
         "memory"
     }
 
+    fn answers_locally(&self) -> bool {
+        true
+    }
+
     async fn register(
         &self,
         service: &Service,

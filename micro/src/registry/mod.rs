@@ -3,8 +3,18 @@
 //! The record format is go-micro v2's, so the JSON is interchangeable: a [`Service`] has a name,
 //! a version, metadata, [`Endpoint`]s with request/response [`Value`] trees, and [`Node`]s.
 
+mod cache;
+#[cfg(feature = "etcd")]
+mod etcd;
+#[cfg(feature = "mdns")]
+mod mdns;
 mod memory;
 
+pub use cache::CacheRegistry;
+#[cfg(feature = "etcd")]
+pub use etcd::{node_key, EtcdOptions, EtcdRegistry};
+#[cfg(feature = "mdns")]
+pub use mdns::{Interfaces, MdnsRegistry};
 pub use memory::MemoryRegistry;
 
 use futures::stream::BoxStream;
@@ -152,7 +162,7 @@ pub enum RegistryError {
         detail: String,
     },
     /// Unknown registry name in configuration.
-    #[error("unknown registry {0:?} (known: memory)")]
+    #[error("unknown registry {0:?} (this build knows: {known})", known = KNOWN.join(", "))]
     Unknown(String),
 }
 
@@ -171,6 +181,12 @@ pub trait Registry: Send + Sync + std::fmt::Debug + 'static {
     /// The registry's name (`memory`, `mdns`, `etcd`), as node metadata shows it.
     fn name(&self) -> &'static str;
 
+    /// True when lookups are answered from this process's memory, so a
+    /// [`CacheRegistry`] in front would only add lag.
+    fn answers_locally(&self) -> bool {
+        false
+    }
+
     /// Adds (or refreshes) the nodes of `service`.
     async fn register(&self, service: &Service, opts: RegisterOptions)
         -> Result<(), RegistryError>;
@@ -188,17 +204,44 @@ pub trait Registry: Send + Sync + std::fmt::Debug + 'static {
     async fn watch(&self, opts: WatchOptions) -> Result<Watcher, RegistryError>;
 }
 
-/// The registry named by `MICRO_REGISTRY` (and `MICRO_REGISTRY_ADDRESS`); memory by default.
+/// Registry names this build knows, the default first.
+pub const KNOWN: &[&str] = &[
+    #[cfg(feature = "mdns")]
+    "mdns",
+    "memory",
+    #[cfg(feature = "etcd")]
+    "etcd",
+];
+
+/// The registry used when none is named: mDNS where built in, else memory.
+pub const DEFAULT: &str = KNOWN[0];
+
+/// The registry named by `MICRO_REGISTRY` (and `MICRO_REGISTRY_ADDRESS`); mDNS by default.
 pub fn from_env() -> Result<Arc<dyn Registry>, RegistryError> {
     let cfg = crate::config::Config::from_env();
     by_name(&cfg.registry, cfg.registry_address.as_deref())
 }
 
-/// A registry by name: `memory`.
-pub fn by_name(name: &str, _address: Option<&str>) -> Result<Arc<dyn Registry>, RegistryError> {
-    match name {
-        // One memory registry per process, so every service built from defaults shares it.
-        "" | "memory" => Ok(MemoryRegistry::shared()),
+/// A registry by name (`mdns`, `etcd`, `memory`) and address. In-process registries are
+/// shared by every caller of one process, so services and clients built separately meet.
+pub fn by_name(name: &str, address: Option<&str>) -> Result<Arc<dyn Registry>, RegistryError> {
+    let _ = address;
+    match name.trim() {
+        "" => by_name(DEFAULT, address),
+        "memory" => Ok(MemoryRegistry::shared()),
+        #[cfg(feature = "mdns")]
+        "mdns" => MdnsRegistry::shared(),
+        #[cfg(feature = "etcd")]
+        "etcd" => Ok(Arc::new(EtcdRegistry::from_address(address))),
         other => Err(RegistryError::Unknown(other.to_string())),
+    }
+}
+
+/// `registry` behind a [`CacheRegistry`], unless it answers locally already.
+pub fn cached(registry: Arc<dyn Registry>) -> Arc<dyn Registry> {
+    if registry.answers_locally() {
+        registry
+    } else {
+        Arc::new(CacheRegistry::new(registry))
     }
 }

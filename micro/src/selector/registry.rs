@@ -17,10 +17,12 @@ pub struct RegistrySelector {
 }
 
 impl RegistrySelector {
-    /// A selector over `registry` with the random strategy.
+    /// A selector over `registry` with the random strategy. Registries that answer over the
+    /// network get a [`CacheRegistry`](crate::registry::CacheRegistry) in front, so calls make
+    /// no registry round trips.
     pub fn new(registry: Arc<dyn Registry>) -> Self {
         RegistrySelector {
-            registry,
+            registry: crate::registry::cached(registry),
             strategy: Strategy::default(),
             counters: Counters::default(),
             blacklist: Blacklist::default(),

@@ -106,7 +106,8 @@ impl Server {
         self.router.public_endpoints()
     }
 
-    /// Binds, registers and starts serving. Returns once the service is registered.
+    /// Binds, registers and starts serving. Returns once the service is registered, or once
+    /// registration failed (it is then retried every second in the background).
     pub async fn start(self) -> crate::Result<RunningServer> {
         let Server {
             options,
@@ -141,8 +142,15 @@ impl Server {
             accepting,
             options.drain_timeout,
         ));
-        registration.register().await?;
-        let heartbeat = registration.spawn_heartbeat();
+        // A registry that is away must not keep a service down: serve, and keep trying.
+        let registered = match registration.register().await {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::error!(error = %e, "registration failed; serving anyway and retrying every second");
+                false
+            }
+        };
+        let heartbeat = registration.spawn_heartbeat(registered);
         tracing::info!(service = %options.name, address = %local, node = %registration.node_id(), "serving");
         Ok(RunningServer {
             local,

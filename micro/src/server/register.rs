@@ -8,6 +8,9 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::task::JoinHandle;
 
+/// Time between attempts while registration fails.
+const RETRY: Duration = Duration::from_secs(1);
+
 #[derive(Debug, Clone)]
 pub(crate) struct Registration {
     registry: Arc<dyn Registry>,
@@ -82,17 +85,32 @@ impl Registration {
         })
     }
 
-    /// Registers again every interval, so the record outlives its TTL only while we run.
-    pub fn spawn_heartbeat(&self) -> JoinHandle<()> {
+    /// Registers again every interval, so the record outlives its TTL only while we run. After
+    /// a failure (the registry is away) it tries again every second until it gets through.
+    pub fn spawn_heartbeat(&self, registered: bool) -> JoinHandle<()> {
         let this = self.clone();
         tokio::spawn(async move {
-            let mut tick = tokio::time::interval(this.interval);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            tick.tick().await;
+            let mut ok = registered;
             loop {
-                tick.tick().await;
-                if let Err(e) = this.register().await {
-                    tracing::warn!(error = %e, "re-registering failed; will try again");
+                let wait = if ok {
+                    this.interval
+                } else {
+                    this.interval.min(RETRY)
+                };
+                tokio::time::sleep(wait).await;
+                match this.register().await {
+                    Ok(()) => {
+                        if !ok {
+                            tracing::info!(service = %this.service.name, "registered");
+                        }
+                        ok = true;
+                    }
+                    Err(e) => {
+                        if ok {
+                            tracing::warn!(error = %e, "re-registering failed; retrying every second");
+                        }
+                        ok = false;
+                    }
                 }
             }
         })

@@ -2,6 +2,12 @@
 
 #[tokio::main]
 async fn main() -> micro::Result<()> {
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into());
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
     micro::Service::builder()
         .name(micro_tests::SERVICE)
         .handler(micro_tests::TestHandler {

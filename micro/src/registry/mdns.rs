@@ -1,0 +1,470 @@
+//! The mDNS registry, the default: zero-configuration discovery between processes, via
+//! `mdns-sd`.
+//!
+//! Every node is one DNS-SD instance of `_micro._tcp.local.`; its TXT record carries the service
+//! record (JSON holding that one node), zlib-compressed and base64-encoded, in chunks keyed
+//! `0`, `1`, ... since one TXT string holds at most 255 bytes. A background browse keeps an
+//! in-process view of every instance, so lookups answer from memory; a deregistered node sends
+//! mDNS goodbyes and leaves other processes' views at once.
+//!
+//! By default only the loopback interface is used, so discovery works between processes on one
+//! machine and nothing leaves it; `MICRO_MDNS_INTERFACES` (`all`, or interface names separated
+//! by commas) widens it.
+
+use super::{
+    Action, Event, RegisterOptions, Registry, RegistryError, Service, WatchOptions, Watcher,
+};
+use base64::Engine as _;
+use futures::StreamExt;
+use mdns_sd::{IfKind, ServiceDaemon, ServiceEvent, ServiceInfo};
+use std::collections::{BTreeMap, HashMap};
+use std::io::{Read, Write};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+use tokio::sync::{broadcast, Notify};
+use tokio_stream::wrappers::BroadcastStream;
+
+const SERVICE_TYPE: &str = "_micro._tcp.local.";
+/// How long a fresh registry waits for answers before saying a service does not exist. A
+/// responder answers a query at once, except within a second of announcing the same record
+/// (RFC 6762 rate limit): then the answer comes with our second query, one second in.
+const SETTLE: Duration = Duration::from_millis(1300);
+/// Bytes of encoded record per TXT string (key and `=` take the rest of 255).
+const CHUNK: usize = 240;
+/// Largest record accepted from the network, decompressed.
+const MAX_RECORD: u64 = 1 << 20;
+
+/// Which network interfaces mDNS uses.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Interfaces {
+    /// IPv4 loopback only: discovery between processes of one machine (the default).
+    #[default]
+    Loopback,
+    /// Every interface: discovery across the local network.
+    All,
+    /// These interfaces, by name (e.g. `lo`, `eth0`).
+    Named(Vec<String>),
+}
+
+impl Interfaces {
+    /// From `MICRO_MDNS_INTERFACES`: unset or empty is loopback, `all` is all, else names.
+    pub fn from_env() -> Self {
+        match std::env::var("MICRO_MDNS_INTERFACES")
+            .ok()
+            .as_deref()
+            .map(str::trim)
+        {
+            None | Some("") | Some("lo") | Some("loopback") => Interfaces::Loopback,
+            Some("all") => Interfaces::All,
+            Some(names) => Interfaces::Named(
+                names
+                    .split(',')
+                    .map(|n| n.trim().to_string())
+                    .filter(|n| !n.is_empty())
+                    .collect(),
+            ),
+        }
+    }
+}
+
+/// Registry over multicast DNS.
+#[derive(Debug, Clone)]
+pub struct MdnsRegistry {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    daemon: ServiceDaemon,
+    started: Instant,
+    /// Every instance seen: DNS-SD full name -> the record it carries.
+    known: Mutex<HashMap<String, Service>>,
+    /// Instances this process registered: node id -> (full name, encoded record).
+    own: Mutex<HashMap<String, (String, String)>>,
+    changed: Notify,
+    events: broadcast::Sender<Event>,
+}
+
+impl std::fmt::Debug for Inner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MdnsRegistry")
+            .field("started", &self.started)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        let _ = self.daemon.shutdown();
+    }
+}
+
+fn backend(e: impl std::fmt::Display) -> RegistryError {
+    RegistryError::Backend {
+        backend: "mdns",
+        detail: e.to_string(),
+    }
+}
+
+impl MdnsRegistry {
+    /// A registry on the interfaces `MICRO_MDNS_INTERFACES` names (loopback by default).
+    pub fn new() -> Result<Self, RegistryError> {
+        Self::with_interfaces(Interfaces::from_env())
+    }
+
+    /// A registry on these interfaces.
+    pub fn with_interfaces(interfaces: Interfaces) -> Result<Self, RegistryError> {
+        let daemon = ServiceDaemon::new().map_err(backend)?;
+        match &interfaces {
+            Interfaces::All => {}
+            Interfaces::Loopback => {
+                daemon.disable_interface(IfKind::All).map_err(backend)?;
+                daemon
+                    .enable_interface(IfKind::LoopbackV4)
+                    .map_err(backend)?;
+            }
+            Interfaces::Named(names) => {
+                daemon.disable_interface(IfKind::All).map_err(backend)?;
+                let kinds: Vec<IfKind> = names.iter().map(|n| IfKind::Name(n.clone())).collect();
+                daemon.enable_interface(kinds).map_err(backend)?;
+            }
+        }
+        let browse = daemon.browse(SERVICE_TYPE).map_err(backend)?;
+        let (events, _) = broadcast::channel(1024);
+        let inner = Arc::new(Inner {
+            daemon,
+            started: Instant::now(),
+            known: Mutex::new(HashMap::new()),
+            own: Mutex::new(HashMap::new()),
+            changed: Notify::new(),
+            events,
+        });
+        let weak = Arc::downgrade(&inner);
+        std::thread::Builder::new()
+            .name("micro-mdns-browse".into())
+            .spawn(move || {
+                while let Ok(event) = browse.recv() {
+                    let Some(inner) = weak.upgrade() else { break };
+                    inner.on_browse_event(event);
+                }
+            })
+            .map_err(backend)?;
+        Ok(MdnsRegistry { inner })
+    }
+
+    /// The registry every `mdns` lookup in this process shares (one mDNS daemon per process).
+    pub fn shared() -> Result<Arc<dyn Registry>, RegistryError> {
+        static SHARED: OnceLock<MdnsRegistry> = OnceLock::new();
+        if let Some(r) = SHARED.get() {
+            return Ok(Arc::new(r.clone()));
+        }
+        let registry = MdnsRegistry::new()?;
+        Ok(Arc::new(SHARED.get_or_init(|| registry).clone()))
+    }
+
+    /// Services by name and version as currently known.
+    fn lookup(&self, name: &str) -> Vec<Service> {
+        let known = self.inner.known.lock().unwrap_or_else(|e| e.into_inner());
+        let mut by_version: BTreeMap<String, Service> = BTreeMap::new();
+        for record in known.values().filter(|s| s.name == name) {
+            match by_version.get_mut(&record.version) {
+                Some(s) => s.nodes.extend(record.nodes.iter().cloned()),
+                None => {
+                    by_version.insert(record.version.clone(), record.clone());
+                }
+            }
+        }
+        by_version
+            .into_values()
+            .map(|mut s| {
+                s.nodes.sort_by(|a, b| a.id.cmp(&b.id));
+                s
+            })
+            .collect()
+    }
+
+    /// Waits until `found` says yes or the first answers had time to arrive.
+    async fn settle_until(&self, found: impl Fn() -> bool) {
+        let deadline = self.inner.started + SETTLE;
+        loop {
+            let changed = self.inner.changed.notified();
+            if found() || Instant::now() >= deadline {
+                return;
+            }
+            let _ = tokio::time::timeout_at(deadline.into(), changed).await;
+        }
+    }
+}
+
+impl Inner {
+    fn on_browse_event(&self, event: ServiceEvent) {
+        match event {
+            ServiceEvent::ServiceResolved(resolved) => {
+                let fullname = resolved.get_fullname().to_string();
+                let chunks: Vec<(usize, String)> = resolved
+                    .get_properties()
+                    .iter()
+                    .filter_map(|p| Some((p.key().parse::<usize>().ok()?, p.val_str().to_string())))
+                    .collect();
+                match decode(chunks) {
+                    Ok(service) => self.upsert(fullname, service),
+                    Err(e) => {
+                        tracing::warn!(instance = %fullname, error = %e, "ignoring an mDNS record that is not a micro service")
+                    }
+                }
+            }
+            ServiceEvent::ServiceRemoved(_, fullname) => self.remove(&fullname),
+            _ => {}
+        }
+    }
+
+    fn upsert(&self, fullname: String, service: Service) {
+        let action = {
+            let mut known = self.known.lock().unwrap_or_else(|e| e.into_inner());
+            match known.insert(fullname, service.clone()) {
+                None => Some(Action::Create),
+                Some(old) if old != service => Some(Action::Update),
+                Some(_) => None,
+            }
+        };
+        if let Some(action) = action {
+            let _ = self.events.send(Event { action, service });
+            self.changed.notify_waiters();
+        }
+    }
+
+    fn remove(&self, fullname: &str) {
+        let removed = self
+            .known
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(fullname);
+        if let Some(service) = removed {
+            let _ = self.events.send(Event {
+                action: Action::Delete,
+                service,
+            });
+            self.changed.notify_waiters();
+        }
+    }
+}
+
+/// The record as TXT chunks: JSON, zlib, base64, cut in pieces keyed by index.
+fn encode(service: &Service) -> Result<HashMap<String, String>, RegistryError> {
+    let json = serde_json::to_vec(service).map_err(backend)?;
+    let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
+    z.write_all(&json).map_err(backend)?;
+    let text =
+        base64::engine::general_purpose::STANDARD_NO_PAD.encode(z.finish().map_err(backend)?);
+    Ok(text
+        .as_bytes()
+        .chunks(CHUNK)
+        .enumerate()
+        .map(|(i, c)| (i.to_string(), String::from_utf8_lossy(c).into_owned()))
+        .collect())
+}
+
+fn decode(mut chunks: Vec<(usize, String)>) -> Result<Service, RegistryError> {
+    if chunks.is_empty() {
+        return Err(backend("no record in TXT"));
+    }
+    chunks.sort_by_key(|(i, _)| *i);
+    let text: String = chunks.into_iter().map(|(_, c)| c).collect();
+    let compressed = base64::engine::general_purpose::STANDARD_NO_PAD
+        .decode(text.as_bytes())
+        .map_err(backend)?;
+    let mut json = Vec::new();
+    flate2::read::ZlibDecoder::new(compressed.as_slice())
+        .take(MAX_RECORD)
+        .read_to_end(&mut json)
+        .map_err(backend)?;
+    serde_json::from_slice(&json).map_err(backend)
+}
+
+/// The DNS-SD instance name of a node: its id without the service name (labels are at most 63
+/// bytes), which is the uuid for nodes micro registers.
+fn instance_name(service: &str, node_id: &str) -> String {
+    let short = node_id
+        .strip_prefix(service)
+        .map(|s| s.trim_start_matches('-'))
+        .unwrap_or(node_id);
+    let short: String = short
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    short.chars().take(63).collect()
+}
+
+#[async_trait::async_trait]
+impl Registry for MdnsRegistry {
+    fn name(&self) -> &'static str {
+        "mdns"
+    }
+
+    fn answers_locally(&self) -> bool {
+        true
+    }
+
+    async fn register(
+        &self,
+        service: &Service,
+        _opts: RegisterOptions,
+    ) -> Result<(), RegistryError> {
+        for node in &service.nodes {
+            let record = Service {
+                nodes: vec![node.clone()],
+                ..service.clone()
+            };
+            let properties = encode(&record)?;
+            let encoded: String = {
+                let mut keys: Vec<_> = properties.iter().collect();
+                keys.sort();
+                keys.into_iter().map(|(k, v)| format!("{k}={v};")).collect()
+            };
+            {
+                let own = self.inner.own.lock().unwrap_or_else(|e| e.into_inner());
+                // mDNS announces by itself; only a changed record needs announcing again.
+                if own.get(&node.id).is_some_and(|(_, e)| *e == encoded) {
+                    continue;
+                }
+            }
+            let address: std::net::SocketAddr = node.address.parse().map_err(|e| {
+                backend(format!(
+                    "node address {:?} is not ip:port: {e}",
+                    node.address
+                ))
+            })?;
+            let instance = instance_name(&service.name, &node.id);
+            let host = format!("{instance}.local.");
+            let mut info = ServiceInfo::new(
+                SERVICE_TYPE,
+                &instance,
+                &host,
+                address.ip(),
+                address.port(),
+                properties,
+            )
+            .map_err(backend)?;
+            // Instance names are node uuids, unique by construction: announce at once rather
+            // than probe for conflicts for most of a second first.
+            info.set_requires_probe(false);
+            let fullname = info.get_fullname().to_string();
+            self.inner.daemon.register(info).map_err(backend)?;
+            self.inner
+                .own
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(node.id.clone(), (fullname.clone(), encoded));
+            // This process knows its own nodes at once.
+            self.inner.upsert(fullname, record);
+        }
+        Ok(())
+    }
+
+    async fn deregister(&self, service: &Service) -> Result<(), RegistryError> {
+        for node in &service.nodes {
+            let own = self
+                .inner
+                .own
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&node.id);
+            let Some((fullname, _)) = own else { continue };
+            let status = self.inner.daemon.unregister(&fullname).map_err(backend)?;
+            // The daemon confirms once the goodbyes are out.
+            let _ = tokio::time::timeout(Duration::from_secs(2), status.recv_async()).await;
+            self.inner.remove(&fullname);
+        }
+        Ok(())
+    }
+
+    async fn get_service(&self, name: &str) -> Result<Vec<Service>, RegistryError> {
+        self.settle_until(|| !self.lookup(name).is_empty()).await;
+        let services = self.lookup(name);
+        if services.is_empty() {
+            return Err(RegistryError::NotFound);
+        }
+        Ok(services)
+    }
+
+    async fn list_services(&self) -> Result<Vec<Service>, RegistryError> {
+        self.settle_until(|| false).await;
+        let known = self.inner.known.lock().unwrap_or_else(|e| e.into_inner());
+        let mut seen: BTreeMap<(String, String), Service> = BTreeMap::new();
+        for record in known.values() {
+            seen.entry((record.name.clone(), record.version.clone()))
+                .or_insert_with(|| Service {
+                    nodes: Vec::new(),
+                    ..record.clone()
+                });
+        }
+        Ok(seen.into_values().collect())
+    }
+
+    async fn watch(&self, opts: WatchOptions) -> Result<Watcher, RegistryError> {
+        let rx = self.inner.events.subscribe();
+        let stream = BroadcastStream::new(rx).filter_map(move |event| {
+            let item = match event {
+                Ok(e) if opts.service.as_ref().is_none_or(|s| *s == e.service.name) => Some(Ok(e)),
+                Ok(_) => None,
+                Err(lagged) => Some(Err(backend(format!("watcher fell behind: {lagged}")))),
+            };
+            futures::future::ready(item)
+        });
+        Ok(stream.boxed())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::registry::{Endpoint, Node};
+
+    #[test]
+    fn large_records_round_trip_through_txt_chunks() {
+        let service = Service {
+            name: "go.micro.srv.big".into(),
+            version: "latest".into(),
+            endpoints: (0..50)
+                .map(|i| Endpoint {
+                    name: format!("Big.Method{i}"),
+                    ..Default::default()
+                })
+                .collect(),
+            nodes: vec![Node {
+                id: "n".into(),
+                address: "127.0.0.1:1".into(),
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let chunks = encode(&service).unwrap();
+        assert!(
+            chunks.len() > 1,
+            "50 endpoints need more than one TXT string"
+        );
+        assert!(chunks.iter().all(|(k, v)| k.len() + 1 + v.len() <= 255));
+        let back = decode(
+            chunks
+                .into_iter()
+                .map(|(k, v)| (k.parse().unwrap(), v))
+                .collect(),
+        )
+        .unwrap();
+        assert_eq!(back, service);
+    }
+
+    #[test]
+    fn instance_names_fit_a_dns_label() {
+        assert_eq!(
+            instance_name("go.micro.srv.greeter", "go.micro.srv.greeter-1234"),
+            "1234"
+        );
+        assert!(instance_name("x", &"y".repeat(100)).len() <= 63);
+    }
+}
