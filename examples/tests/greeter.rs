@@ -99,3 +99,72 @@ fn an_unknown_registry_is_a_clear_error() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("unknown registry \\\"zookeeper\\\""), "{err}");
 }
+
+fn run_client(envs: &[(&str, &str)]) -> String {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_greeter-client"));
+    cmd.arg("John").env_remove("MICRO_SERVER_ADDRESS");
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "greeter-client: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+fn spawn_greeter(envs: &[(&str, &str)]) -> Guard {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_greeter"));
+    cmd.env_remove("MICRO_SERVER_ADDRESS").stderr(Stdio::null());
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    Guard(cmd.spawn().unwrap())
+}
+
+/// Retries the client until the greeter has registered (bounded).
+fn call_until_found(envs: &[(&str, &str)]) -> String {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_greeter-client"));
+        cmd.arg("John").env_remove("MICRO_SERVER_ADDRESS");
+        for (k, v) in envs {
+            cmd.env(k, v);
+        }
+        let out = cmd.output().unwrap();
+        if out.status.success() {
+            return String::from_utf8_lossy(&out.stdout).trim().to_string();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "greeter never found: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn greeter_and_client_meet_through_etcd_with_no_fixed_address() {
+    let etcd = micro_tests::Etcd::start();
+    let envs = [
+        ("MICRO_REGISTRY", "etcd"),
+        ("MICRO_REGISTRY_ADDRESS", &etcd.address() as &str),
+    ];
+    let _greeter = spawn_greeter(&envs);
+    assert_eq!(call_until_found(&envs), "Hello John");
+    assert_eq!(run_client(&envs), "Hello John");
+}
+
+#[test]
+fn greeter_and_client_meet_over_mdns_the_default_registry() {
+    if !micro_tests::run_in_private_netns("greeter_and_client_meet_over_mdns_the_default_registry")
+    {
+        return;
+    }
+    let envs = [("MICRO_REGISTRY", "")];
+    let _greeter = spawn_greeter(&envs);
+    assert_eq!(call_until_found(&envs), "Hello John");
+}

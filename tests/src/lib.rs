@@ -220,3 +220,145 @@ pub fn run_in_private_netns(name: &str) -> bool {
     );
     false
 }
+
+/// A real etcd server on free loopback ports with a data dir of its own, stopped on drop.
+#[derive(Debug)]
+pub struct Etcd {
+    child: Option<Child>,
+    /// Client port.
+    pub port: u16,
+    peer_port: u16,
+    data_dir: std::path::PathBuf,
+}
+
+impl Etcd {
+    /// Starts etcd and waits until it is healthy. Panics with an install hint when the binary
+    /// is missing: these tests never skip.
+    pub fn start() -> Self {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let data_dir = std::env::temp_dir().join(format!(
+            "micro-etcd-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::SeqCst)
+        ));
+        let mut etcd = Etcd {
+            child: None,
+            port: free_port(),
+            peer_port: free_port(),
+            data_dir,
+        };
+        etcd.launch();
+        etcd
+    }
+
+    fn launch(&mut self) {
+        let client = format!("http://127.0.0.1:{}", self.port);
+        let peer = format!("http://127.0.0.1:{}", self.peer_port);
+        let child = std::process::Command::new("etcd")
+            .args(["--name", "micro-test", "--data-dir"])
+            .arg(&self.data_dir)
+            .args([
+                "--listen-client-urls",
+                &client,
+                "--advertise-client-urls",
+                &client,
+            ])
+            .args([
+                "--listen-peer-urls",
+                &peer,
+                "--initial-advertise-peer-urls",
+                &peer,
+            ])
+            .args([
+                "--initial-cluster",
+                &format!("micro-test={peer}"),
+                "--log-level",
+                "error",
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!("etcd is needed: apt-get install -y etcd-server etcd-client ({e})")
+            });
+        self.child = Some(Child(child));
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            if http_get(&self.address(), "/health")
+                .is_some_and(|b| b.contains("\"health\":\"true\""))
+            {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "etcd did not become healthy on {}",
+                self.address()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// `127.0.0.1:<client port>`.
+    pub fn address(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// Stops the server (SIGKILL), keeping its data.
+    pub fn stop(&mut self) {
+        self.child = None;
+    }
+
+    /// Starts it again on the same ports and data.
+    pub fn restart(&mut self) {
+        self.stop();
+        self.launch();
+    }
+
+    /// Runs `etcdctl` against this server; returns its stdout.
+    pub fn etcdctl(&self, args: &[&str]) -> String {
+        let out = std::process::Command::new("etcdctl")
+            .env("ETCDCTL_API", "3")
+            .arg(format!("--endpoints={}", self.address()))
+            .args(args)
+            .output()
+            .unwrap_or_else(|e| panic!("etcdctl is needed: apt-get install -y etcd-client ({e})"));
+        assert!(
+            out.status.success(),
+            "etcdctl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// How many KV Range (get) requests the server has received, from its own metrics.
+    pub fn range_requests(&self) -> u64 {
+        let metrics = http_get(&self.address(), "/metrics").expect("etcd /metrics");
+        metrics
+            .lines()
+            .filter(|l| {
+                l.starts_with("grpc_server_started_total") && l.contains("grpc_method=\"Range\"")
+            })
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum::<f64>() as u64
+    }
+}
+
+impl Drop for Etcd {
+    fn drop(&mut self) {
+        self.child = None;
+        let _ = std::fs::remove_dir_all(&self.data_dir);
+    }
+}
+
+/// A plain HTTP/1.0 GET on loopback; the body, or `None` if nothing answers.
+pub fn http_get(address: &str, path: &str) -> Option<String> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(address).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: {address}\r\n\r\n").ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    response
+        .split_once("\r\n\r\n")
+        .map(|(_, body)| body.to_string())
+}

@@ -38,6 +38,8 @@ pub struct MemoryRegistry {
 struct Inner {
     /// name -> version -> record (nodes with their expiry).
     services: Mutex<BTreeMap<String, BTreeMap<String, Record>>>,
+    /// The earliest expiry of any node, so lookups skip the sweep until something is due.
+    next_expiry: Mutex<Option<Instant>>,
     events: broadcast::Sender<Event>,
 }
 
@@ -61,6 +63,7 @@ impl MemoryRegistry {
         MemoryRegistry {
             inner: Arc::new(Inner {
                 services: Mutex::new(BTreeMap::new()),
+                next_expiry: Mutex::new(None),
                 events,
             }),
         }
@@ -80,6 +83,16 @@ impl MemoryRegistry {
     /// Drops nodes whose TTL passed, telling watchers.
     fn expire(&self) {
         let now = Instant::now();
+        {
+            let next = self
+                .inner
+                .next_expiry
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            if next.is_none_or(|at| at > now) {
+                return;
+            }
+        }
         let mut expired = Vec::new();
         {
             let mut services = self
@@ -109,6 +122,17 @@ impl MemoryRegistry {
                 versions.retain(|_, r| !r.service.nodes.is_empty());
             }
             services.retain(|_, v| !v.is_empty());
+            let next = services
+                .values()
+                .flat_map(|versions| versions.values())
+                .flat_map(|r| r.expires.values().flatten())
+                .min()
+                .copied();
+            *self
+                .inner
+                .next_expiry
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()) = next;
         }
         for service in expired {
             self.emit(Action::Delete, service);
@@ -133,6 +157,14 @@ impl Registry for MemoryRegistry {
     ) -> Result<(), RegistryError> {
         self.expire();
         let expiry = opts.ttl.map(|ttl| Instant::now() + ttl);
+        if let Some(at) = expiry {
+            let mut next = self
+                .inner
+                .next_expiry
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            *next = Some(next.map_or(at, |n| n.min(at)));
+        }
         let action = {
             let mut services = self
                 .inner
