@@ -229,6 +229,8 @@ pub struct Etcd {
     pub port: u16,
     peer_port: u16,
     data_dir: std::path::PathBuf,
+    /// With TLS: the folder holding `ca.pem`, `server.{pem,key}` and `client.{pem,key}`.
+    pub tls: Option<std::path::PathBuf>,
 }
 
 impl Etcd {
@@ -246,15 +248,48 @@ impl Etcd {
             port: free_port(),
             peer_port: free_port(),
             data_dir,
+            tls: None,
+        };
+        etcd.launch();
+        etcd
+    }
+
+    /// Starts etcd serving clients over TLS only, requiring client certificates; the
+    /// certificates are made here with openssl, for 127.0.0.1.
+    pub fn start_tls() -> Self {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let base = std::env::temp_dir().join(format!(
+            "micro-etcd-tls-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::SeqCst)
+        ));
+        let certs = base.join("certs");
+        std::fs::create_dir_all(&certs).expect("cert dir");
+        make_certificates(&certs);
+        let data_dir = base.join("data");
+        let mut etcd = Etcd {
+            child: None,
+            port: free_port(),
+            peer_port: free_port(),
+            data_dir,
+            tls: Some(certs),
         };
         etcd.launch();
         etcd
     }
 
     fn launch(&mut self) {
-        let client = format!("http://127.0.0.1:{}", self.port);
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        let client = format!("{scheme}://127.0.0.1:{}", self.port);
         let peer = format!("http://127.0.0.1:{}", self.peer_port);
-        let child = std::process::Command::new("etcd")
+        let mut cmd = std::process::Command::new("etcd");
+        if let Some(dir) = &self.tls {
+            cmd.arg("--cert-file").arg(dir.join("server.pem"));
+            cmd.arg("--key-file").arg(dir.join("server.key"));
+            cmd.arg("--trusted-ca-file").arg(dir.join("ca.pem"));
+            cmd.arg("--client-cert-auth");
+        }
+        let child = cmd
             .args(["--name", "micro-test", "--data-dir"])
             .arg(&self.data_dir)
             .args([
@@ -284,9 +319,12 @@ impl Etcd {
         self.child = Some(Child(child));
         let deadline = std::time::Instant::now() + Duration::from_secs(30);
         loop {
-            if http_get(&self.address(), "/health")
-                .is_some_and(|b| b.contains("\"health\":\"true\""))
-            {
+            let healthy = match self.tls {
+                None => http_get(&self.address(), "/health")
+                    .is_some_and(|b| b.contains("\"health\":\"true\"")),
+                Some(_) => self.try_etcdctl(&["endpoint", "health"]).is_ok(),
+            };
+            if healthy {
                 return;
             }
             assert!(
@@ -316,18 +354,28 @@ impl Etcd {
 
     /// Runs `etcdctl` against this server; returns its stdout.
     pub fn etcdctl(&self, args: &[&str]) -> String {
-        let out = std::process::Command::new("etcdctl")
-            .env("ETCDCTL_API", "3")
-            .arg(format!("--endpoints={}", self.address()))
+        self.try_etcdctl(args)
+            .unwrap_or_else(|e| panic!("etcdctl {args:?}: {e}"))
+    }
+
+    fn try_etcdctl(&self, args: &[&str]) -> Result<String, String> {
+        let mut cmd = std::process::Command::new("etcdctl");
+        cmd.env("ETCDCTL_API", "3")
+            .arg(format!("--endpoints={}", self.address()));
+        if let Some(dir) = &self.tls {
+            cmd.arg(format!("--cacert={}", dir.join("ca.pem").display()));
+            cmd.arg(format!("--cert={}", dir.join("client.pem").display()));
+            cmd.arg(format!("--key={}", dir.join("client.key").display()));
+        }
+        let out = cmd
             .args(args)
             .output()
             .unwrap_or_else(|e| panic!("etcdctl is needed: apt-get install -y etcd-client ({e})"));
-        assert!(
-            out.status.success(),
-            "etcdctl {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        if out.status.success() {
+            Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+        } else {
+            Err(String::from_utf8_lossy(&out.stderr).into_owned())
+        }
     }
 
     /// How many KV Range (get) requests the server has received, from its own metrics.
@@ -347,6 +395,83 @@ impl Drop for Etcd {
     fn drop(&mut self) {
         self.child = None;
         let _ = std::fs::remove_dir_all(&self.data_dir);
+        if let Some(dir) = &self.tls {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
+/// A CA, a server certificate for 127.0.0.1 and a client certificate, made with openssl.
+fn make_certificates(dir: &std::path::Path) {
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new("openssl")
+            .current_dir(dir)
+            .args(args)
+            .output()
+            .unwrap_or_else(|e| panic!("openssl is needed: apt-get install -y openssl ({e})"));
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    std::fs::write(
+        dir.join("server.ext"),
+        "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("client.ext"), "extendedKeyUsage=clientAuth\n").unwrap();
+    run(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=micro-test-ca",
+    ]);
+    for who in ["server", "client"] {
+        let (key, csr, pem, ext) = (
+            format!("{who}.key"),
+            format!("{who}.csr"),
+            format!("{who}.pem"),
+            format!("{who}.ext"),
+        );
+        run(&[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            &key,
+            "-out",
+            &csr,
+            "-subj",
+            &format!("/CN=micro-test-{who}"),
+        ]);
+        run(&[
+            "x509",
+            "-req",
+            "-in",
+            &csr,
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            &pem,
+            "-days",
+            "2",
+            "-extfile",
+            &ext,
+        ]);
     }
 }
 

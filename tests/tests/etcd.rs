@@ -356,3 +356,43 @@ async fn a_thousand_calls_make_a_handful_of_etcd_requests() {
     assert!(etcd.range_requests() - before >= 20);
     svc.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn tls_with_client_certificates() {
+    let etcd = Etcd::start_tls();
+    let dir = etcd.tls.clone().unwrap();
+    let tls = micro::registry::EtcdTls {
+        ca: Some(dir.join("ca.pem")),
+        cert: Some(dir.join("client.pem")),
+        key: Some(dir.join("client.key")),
+    };
+    let options = micro::registry::EtcdOptions {
+        tls: Some(tls),
+        ..Default::default()
+    };
+    let registry = EtcdRegistry::with_options([etcd.address()], options);
+    registry
+        .register(&record("go.micro.srv.tls", "latest", "n1", 1), TTL)
+        .await
+        .unwrap();
+    assert_eq!(
+        registry.get_service("go.micro.srv.tls").await.unwrap()[0]
+            .nodes
+            .len(),
+        1
+    );
+    assert!(etcd
+        .etcdctl(&["get", "--prefix", "--keys-only", "/micro/registry/"])
+        .contains("go.micro.srv.tls"));
+
+    // Plain text to a TLS-only etcd fails, with an error saying where it failed.
+    let plain = EtcdRegistry::with_options(
+        [etcd.address()],
+        micro::registry::EtcdOptions {
+            timeout: Some(Duration::from_secs(2)),
+            ..Default::default()
+        },
+    );
+    let err = plain.get_service("go.micro.srv.tls").await.unwrap_err();
+    assert!(err.to_string().starts_with("registry etcd:"), "{err}");
+}

@@ -47,6 +47,55 @@ pub struct EtcdOptions {
     pub user: Option<(String, String)>,
     /// Timeout of each request (default 5 s).
     pub timeout: Option<Duration>,
+    /// TLS to etcd (needs cargo feature `etcd-tls`).
+    pub tls: Option<EtcdTls>,
+}
+
+/// TLS settings for etcd: PEM files of the CA to trust and, for client-certificate auth, our
+/// certificate and key.
+#[derive(Debug, Clone, Default)]
+pub struct EtcdTls {
+    /// CA certificate (PEM); the system's roots are not used.
+    pub ca: Option<std::path::PathBuf>,
+    /// Client certificate (PEM).
+    pub cert: Option<std::path::PathBuf>,
+    /// Client key (PEM).
+    pub key: Option<std::path::PathBuf>,
+}
+
+impl EtcdTls {
+    /// From `MICRO_REGISTRY_TLS_CA`, `MICRO_REGISTRY_TLS_CERT`, `MICRO_REGISTRY_TLS_KEY`; `None`
+    /// when none is set.
+    pub fn from_env() -> Option<Self> {
+        let var = |k: &str| {
+            std::env::var_os(k)
+                .filter(|v| !v.is_empty())
+                .map(std::path::PathBuf::from)
+        };
+        let tls = EtcdTls {
+            ca: var("MICRO_REGISTRY_TLS_CA"),
+            cert: var("MICRO_REGISTRY_TLS_CERT"),
+            key: var("MICRO_REGISTRY_TLS_KEY"),
+        };
+        (tls.ca.is_some() || tls.cert.is_some()).then_some(tls)
+    }
+
+    #[cfg(feature = "etcd-tls")]
+    fn options(&self) -> Result<etcd_client::TlsOptions, RegistryError> {
+        let read = |p: &std::path::Path| {
+            std::fs::read(p).map_err(|e| backend(format!("reading {}: {e}", p.display())))
+        };
+        let mut tls = etcd_client::TlsOptions::new();
+        if let Some(ca) = &self.ca {
+            tls = tls.ca_certificate(etcd_client::Certificate::from_pem(read(ca)?));
+        }
+        match (&self.cert, &self.key) {
+            (Some(cert), Some(key)) => tls = tls.identity(etcd_client::Identity::from_pem(read(cert)?, read(key)?)),
+            (None, None) => {}
+            _ => return Err(backend("a client certificate needs both MICRO_REGISTRY_TLS_CERT and MICRO_REGISTRY_TLS_KEY")),
+        }
+        Ok(tls)
+    }
 }
 
 struct Lease {
@@ -113,7 +162,8 @@ impl EtcdRegistry {
     }
 
     /// From `MICRO_REGISTRY_ADDRESS` (comma-separated, default `127.0.0.1:2379`) and, when
-    /// set, `MICRO_REGISTRY_USERNAME` / `MICRO_REGISTRY_PASSWORD`.
+    /// set, `MICRO_REGISTRY_USERNAME` / `MICRO_REGISTRY_PASSWORD` and the
+    /// `MICRO_REGISTRY_TLS_*` files (see [`EtcdTls::from_env`]).
     pub fn from_address(address: Option<&str>) -> Self {
         let endpoints: Vec<&str> = address.unwrap_or(DEFAULT_ADDRESS).split(',').collect();
         let user = std::env::var("MICRO_REGISTRY_USERNAME")
@@ -149,6 +199,19 @@ impl EtcdRegistry {
                     .with_keep_alive(Duration::from_secs(10), Duration::from_secs(5));
                 if let Some((user, password)) = &self.options.user {
                     opts = opts.with_user(user.clone(), password.clone());
+                }
+                if let Some(tls) = &self.options.tls {
+                    #[cfg(feature = "etcd-tls")]
+                    {
+                        opts = opts.with_tls(tls.options()?);
+                    }
+                    #[cfg(not(feature = "etcd-tls"))]
+                    {
+                        let _ = tls;
+                        return Err(backend(
+                            "TLS to etcd needs micro built with cargo feature etcd-tls",
+                        ));
+                    }
                 }
                 Client::connect(&self.endpoints, Some(opts))
                     .await

@@ -12,7 +12,7 @@ mod memory;
 
 pub use cache::CacheRegistry;
 #[cfg(feature = "etcd")]
-pub use etcd::{node_key, EtcdOptions, EtcdRegistry};
+pub use etcd::{node_key, EtcdOptions, EtcdRegistry, EtcdTls};
 #[cfg(feature = "mdns")]
 pub use mdns::{Interfaces, MdnsRegistry};
 pub use memory::MemoryRegistry;
