@@ -34,26 +34,41 @@ impl {client} {{
 "#
     );
     for method in &service.method {
-        if method.client_streaming() || method.server_streaming() {
-            // Streaming RPCs get their typed methods with streaming support.
-            continue;
-        }
         let endpoint = format!("{handler}.{}", method.name());
         let fn_name = names::snake(method.name());
         let with = format!("{}_with", fn_name.trim_start_matches("r#"));
         let input = rust_type(method.input_type(), package, micro);
         let output = rust_type(method.output_type(), package, micro);
+        let requests = format!("impl {micro}::__private::futures::Stream<Item = {input}> + ::std::marker::Send + 'static");
+        let (arg, reply, call, what) = match (method.client_streaming(), method.server_streaming()) {
+            (false, false) => (format!("request: {input}"), output.clone(), "call(&self.service, ENDPOINT, &request, options)", "Calls"),
+            (false, true) => (
+                format!("request: {input}"),
+                format!("{micro}::Streaming<{output}>"),
+                "server_stream(&self.service, ENDPOINT, &request, options)",
+                "Opens the server stream",
+            ),
+            (true, false) => (format!("requests: {requests}"), output.clone(), "client_stream(&self.service, ENDPOINT, requests, options)", "Streams requests to"),
+            (true, true) => (
+                format!("requests: {requests}"),
+                format!("{micro}::Streaming<{output}>"),
+                "stream(&self.service, ENDPOINT, requests, options)",
+                "Opens the bidirectional stream",
+            ),
+        };
+        let param = arg.split(':').next().unwrap_or_default();
+        let call = call.replace("ENDPOINT", &format!("{endpoint:?}"));
         let _ = write!(
             code,
             r#"
-    /// Calls `{endpoint}` with the default call options.
-    pub async fn {fn_name}(&self, request: {input}) -> {micro}::Result<{output}> {{
-        self.{with}(request, {micro}::CallOptions::default()).await
+    /// {what} `{endpoint}` with the default call options.
+    pub async fn {fn_name}(&self, {arg}) -> {micro}::Result<{reply}> {{
+        self.{with}({param}, {micro}::CallOptions::default()).await
     }}
 
-    /// Calls `{endpoint}` with `options` (timeout, retries, address, metadata).
-    pub async fn {with}(&self, request: {input}, options: {micro}::CallOptions) -> {micro}::Result<{output}> {{
-        self.client.call(&self.service, "{endpoint}", &request, options).await
+    /// {what} `{endpoint}` with `options` (timeout, address, metadata, ...).
+    pub async fn {with}(&self, {arg}, options: {micro}::CallOptions) -> {micro}::Result<{reply}> {{
+        self.client.{call}.await
     }}
 "#
         );

@@ -10,7 +10,11 @@ use syn::{parse_macro_input, FnArg, ImplItem, ItemImpl, LitStr, ReturnType, Type
 ///
 /// Each method must read `async fn name(&self, ctx: &micro::Context, req: Req) ->
 /// micro::Result<Rsp>`; it becomes endpoint `<Type>.<CamelCaseName>` (`ping_pong` becomes
-/// `PingPong`). `#[micro::handler(name = "Example")]` names the handler `Example` instead of
+/// `PingPong`).
+///
+/// Streams: a request of type `micro::Streaming<Req>` makes a client stream, a reply of type
+/// `impl Stream<Item = micro::Result<Rsp>> + Send + 'static` (or `micro::ResponseStream<Rsp>`)
+/// a server stream, and both together a bidirectional stream. `#[micro::handler(name = "Example")]` names the handler `Example` instead of
 /// after the type. Helper methods belong in another `impl` block.
 ///
 /// ```ignore
@@ -138,43 +142,69 @@ fn expand_handler(
         if matches!(req_ty, Type::Reference(_)) {
             return Err(syn::Error::new_spanned(
                 req_ty,
-                format!(
-                    "the request of handler method `{fn_name}` is taken by value, not by reference"
-                ),
+                format!("the request of handler method `{fn_name}` is taken by value, not by reference"),
             ));
         }
-        match &sig.output {
-            ReturnType::Type(_, ty) if last_ident(ty).as_deref() == Some("Result") => {}
+        let ok_ty = match &sig.output {
+            ReturnType::Type(_, ty) if last_ident(ty).as_deref() == Some("Result") => first_type_arg(ty),
             ReturnType::Type(_, ty) => {
-                return Err(syn::Error::new_spanned(
-                    ty,
-                    format!("handler method `{fn_name}` must return `micro::Result<Response>`"),
-                ))
+                return Err(syn::Error::new_spanned(ty, format!("handler method `{fn_name}` must return `micro::Result<Response>`")))
             }
             ReturnType::Default => {
-                return Err(syn::Error::new_spanned(
-                    sig,
-                    format!("handler method `{fn_name}` must return `micro::Result<Response>`"),
-                ))
+                return Err(syn::Error::new_spanned(sig, format!("handler method `{fn_name}` must return `micro::Result<Response>`")))
             }
-        }
+        };
+        let streams_in = last_ident(req_ty).as_deref() == Some("Streaming");
+        let streams_out = match ok_ty {
+            Some(Type::ImplTrait(it)) => {
+                let bounds: Vec<String> = it
+                    .bounds
+                    .iter()
+                    .map(|b| match b {
+                        syn::TypeParamBound::Trait(t) => t.path.segments.last().map(|s| s.ident.to_string()).unwrap_or_default(),
+                        syn::TypeParamBound::Lifetime(l) => format!("'{}", l.ident),
+                        _ => String::new(),
+                    })
+                    .collect();
+                if !bounds.iter().any(|b| b == "Stream") {
+                    return Err(syn::Error::new_spanned(it, format!("handler method `{fn_name}` returns `impl` of something other than a `Stream`")));
+                }
+                if !(bounds.iter().any(|b| b == "Send") && bounds.iter().any(|b| b == "'static")) {
+                    return Err(syn::Error::new_spanned(
+                        it,
+                        format!("the reply stream of handler method `{fn_name}` must be `+ Send + 'static`: it outlives the call to the method"),
+                    ));
+                }
+                true
+            }
+            Some(ty) => matches!(last_ident(ty).as_deref(), Some("ResponseStream" | "BoxStream")),
+            None => false,
+        };
         let method_name = fn_name
             .to_string()
             .trim_start_matches("r#")
             .to_upper_camel_case();
         let endpoint = format!("{handler_name}.{method_name}");
         let this = format_ident!("this");
-        // Spanned on the request type, so a type that is no message is reported there.
-        checks.push(quote::quote_spanned! {req_ty.span()=>
-            const _: fn() = || {
-                fn request_must_be_a_micro_message<T: ::micro::codec::Message>() {}
-                request_must_be_a_micro_message::<#req_ty>();
-            };
-        });
+        if !streams_in {
+            // Spanned on the request type, so a type that is no message is reported there.
+            checks.push(quote::quote_spanned! {req_ty.span()=>
+                const _: fn() = || {
+                    fn request_must_be_a_micro_message<T: ::micro::codec::Message>() {}
+                    request_must_be_a_micro_message::<#req_ty>();
+                };
+            });
+        }
+        let constructor = match (streams_in, streams_out) {
+            (false, false) => format_ident!("unary"),
+            (false, true) => format_ident!("server_stream"),
+            (true, false) => format_ident!("client_stream"),
+            (true, true) => format_ident!("bidi_stream"),
+        };
         endpoints.push(quote! {
             {
                 let #this = ::std::sync::Arc::clone(&self);
-                ::micro::server::Endpoint::unary(#endpoint, move |ctx: ::micro::Context, req: #req_ty| {
+                ::micro::server::Endpoint::#constructor(#endpoint, move |ctx: ::micro::Context, req: #req_ty| {
                     let #this = ::std::sync::Arc::clone(&#this);
                     async move { <#self_ty>::#fn_name(&#this, &ctx, req).await }
                 })
@@ -200,6 +230,16 @@ fn typed(arg: &FnArg) -> Option<&Type> {
         FnArg::Typed(t) => Some(&t.ty),
         FnArg::Receiver(_) => None,
     }
+}
+
+/// `T` of `Result<T>` (or `Result<T, E>`).
+fn first_type_arg(ty: &Type) -> Option<&Type> {
+    let Type::Path(p) = ty else { return None };
+    let syn::PathArguments::AngleBracketed(args) = &p.path.segments.last()?.arguments else { return None };
+    args.args.iter().find_map(|a| match a {
+        syn::GenericArgument::Type(t) => Some(t),
+        _ => None,
+    })
 }
 
 fn last_ident(ty: &Type) -> Option<String> {

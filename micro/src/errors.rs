@@ -109,6 +109,7 @@ impl Error {
             408 => Code::DeadlineExceeded,
             409 => Code::AlreadyExists,
             413 | 429 => Code::ResourceExhausted,
+            499 => Code::Cancelled,
             501 => Code::Unimplemented,
             503 => Code::Unavailable,
             _ => Code::Internal,
@@ -156,7 +157,9 @@ pub fn http_code(code: tonic::Code) -> i32 {
         Code::Unauthenticated => 401,
         Code::PermissionDenied => 403,
         Code::NotFound => 404,
-        Code::DeadlineExceeded | Code::Cancelled => 408,
+        Code::DeadlineExceeded => 408,
+        // nginx's "client closed request".
+        Code::Cancelled => 499,
         Code::AlreadyExists | Code::Aborted => 409,
         Code::ResourceExhausted => 429,
         Code::Unimplemented => 501,

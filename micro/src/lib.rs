@@ -48,6 +48,7 @@ pub mod registry;
 pub mod selector;
 pub mod server;
 pub mod service;
+pub mod streaming;
 
 pub use client::{CallOptions, Client};
 pub use context::Context;
@@ -57,6 +58,7 @@ pub use micro_macros::handler;
 /// For implementing [`registry::Registry`] and [`selector::Selector`].
 pub use async_trait::async_trait;
 pub use service::Service;
+pub use streaming::{ResponseStream, Streaming};
 
 /// Includes the code `micro-build` generated for a proto package.
 ///
@@ -75,6 +77,7 @@ macro_rules! include_proto {
 /// Re-exports for generated code; not a public API.
 #[doc(hidden)]
 pub mod __private {
+    pub use futures;
     pub use pbjson;
     pub use pbjson_types;
     pub use prost;

@@ -6,6 +6,9 @@ user of the service would make them.
     grpc_client.py greet ADDRESS NAME          -> prints the reply's msg
     grpc_client.py fail ADDRESS CODE DETAIL    -> prints the gRPC status code name and details
     grpc_client.py health ADDRESS              -> prints the grpc.health.v1 status
+    grpc_client.py stream ADDRESS COUNT        -> Greeter.Stream: the counts received
+    grpc_client.py pingpong ADDRESS N          -> Greeter.PingPong with strokes 1..N: the strokes back
+    grpc_client.py collect ADDRESS N           -> Test.Collect with N messages: the count
 """
 import importlib
 import os
@@ -55,6 +58,18 @@ def main():
         pb, rpc = stubs(include, "micro_health.proto")
         reply = rpc.HealthStub(channel).Check(pb.HealthCheckRequest(), timeout=10)
         print(pb.HealthCheckResponse.ServingStatus.Name(reply.status))
+    elif cmd == "stream":
+        pb, rpc = stubs(os.path.join(ROOT, "proto"), "greeter/greeter.proto")
+        replies = rpc.GreeterStub(channel).Stream(pb.StreamingRequest(count=int(sys.argv[3])), timeout=10)
+        print(" ".join(str(r.count) for r in replies))
+    elif cmd == "pingpong":
+        pb, rpc = stubs(os.path.join(ROOT, "proto"), "greeter/greeter.proto")
+        pings = (pb.Ping(stroke=i) for i in range(1, int(sys.argv[3]) + 1))
+        print(" ".join(str(p.stroke) for p in rpc.GreeterStub(channel).PingPong(pings, timeout=10)))
+    elif cmd == "collect":
+        pb, rpc = stubs(os.path.join(ROOT, "tests", "proto"), "test.proto")
+        reqs = (pb.EchoRequest(message=str(i)) for i in range(int(sys.argv[3])))
+        print(rpc.TestStub(channel).Collect(reqs, timeout=10).count)
     else:
         sys.exit(f"unknown command {cmd}")
 

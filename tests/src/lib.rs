@@ -1,5 +1,6 @@
 //! Shared pieces of the integration tests: the test service and helpers to run it.
 
+use futures::{Stream, StreamExt};
 use micro::registry::Registry;
 use micro::{Context, Error, Result};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -22,6 +23,19 @@ pub struct TestHandler {
     pub seen_deadline: Arc<Mutex<Option<Option<Duration>>>>,
     /// How many times `Fail` was called.
     pub failures: Arc<AtomicUsize>,
+    /// Items `Flood` produced so far.
+    pub produced: Arc<AtomicUsize>,
+    /// Set when a `Flood` reply stream is dropped (ended or cancelled).
+    pub flood_dropped: Arc<std::sync::atomic::AtomicBool>,
+}
+
+/// Sets its flag when dropped.
+struct DropFlag(Arc<std::sync::atomic::AtomicBool>);
+
+impl Drop for DropFlag {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
 }
 
 #[micro::handler(name = "Test")]
@@ -57,6 +71,62 @@ impl TestHandler {
         _req: proto::PanicRequest,
     ) -> Result<proto::PanicResponse> {
         panic!("the test handler panics on purpose")
+    }
+
+    async fn flood(
+        &self,
+        ctx: &Context,
+        req: proto::FloodRequest,
+    ) -> Result<impl Stream<Item = Result<proto::FloodItem>> + Send + 'static> {
+        let produced = Arc::clone(&self.produced);
+        let guard = DropFlag(Arc::clone(&self.flood_dropped));
+        let service = ctx.service().to_string();
+        Ok(futures::stream::unfold((0i64, guard), move |(i, guard)| {
+            let produced = Arc::clone(&produced);
+            let service = service.clone();
+            async move {
+                if i >= req.count {
+                    return None;
+                }
+                if req.delay_ms > 0 {
+                    tokio::time::sleep(Duration::from_millis(req.delay_ms as u64)).await;
+                }
+                if req.fail_at > 0 && i == req.fail_at {
+                    let err = Error::conflict(service, format!("failed at {i}"));
+                    return Some((Err(err), (i + 1, guard)));
+                }
+                produced.fetch_add(1, Ordering::SeqCst);
+                let item = proto::FloodItem { index: i, payload: vec![7; req.size.max(0) as usize] };
+                Some((Ok(item), (i + 1, guard)))
+            }
+        }))
+    }
+
+    async fn collect(
+        &self,
+        _ctx: &Context,
+        mut reqs: micro::Streaming<proto::EchoRequest>,
+    ) -> Result<proto::EchoResponse> {
+        let mut count = 0;
+        while reqs.message().await?.is_some() {
+            count += 1;
+        }
+        Ok(proto::EchoResponse { count, ..Default::default() })
+    }
+
+    async fn chat(
+        &self,
+        _ctx: &Context,
+        reqs: micro::Streaming<proto::EchoRequest>,
+    ) -> Result<impl Stream<Item = Result<proto::EchoResponse>> + Send + 'static> {
+        let instance = self.instance.clone();
+        Ok(reqs.map(move |req| {
+            req.map(|r| proto::EchoResponse {
+                message: r.message,
+                instance: instance.clone(),
+                ..Default::default()
+            })
+        }))
     }
 }
 

@@ -17,6 +17,7 @@
 mod backoff;
 mod pool;
 mod retry;
+mod stream;
 
 pub use backoff::{exponential_backoff, no_backoff, Backoff};
 pub use retry::should_retry;

@@ -1,7 +1,7 @@
 //! One gRPC request, start to finish: route, pick the codec, read the message, run the handler
 //! within the deadline, and answer with the reply or a precise status.
 
-use super::handler::Endpoint;
+use super::handler::{Call, Endpoint};
 use super::Shared;
 use crate::codec::{Codec, FrameCodec};
 use crate::context::Context;
@@ -79,13 +79,13 @@ where
     let mut grpc = tonic::server::Grpc::new(FrameCodec)
         .max_decoding_message_size(shared.max_message_size)
         .max_encoding_message_size(shared.max_message_size);
-    let call = Call {
+    let serve = Serve {
         endpoint,
         ctx,
         codec,
         shared: Arc::clone(&shared),
     };
-    with_codec(grpc.streaming(call, req).await, codec)
+    with_codec(grpc.streaming(serve, req).await, codec)
 }
 
 /// Replies carry the request's codec in their content type.
@@ -99,46 +99,42 @@ fn with_codec(mut rsp: Response, codec: Codec) -> Response {
 
 /// The tonic service for one call. Every call is served as a stream at this level, so that
 /// reading the request (and its size limit) is ours to report.
-struct Call {
+struct Serve {
     endpoint: Endpoint,
     ctx: Context,
     codec: Codec,
     shared: Arc<Shared>,
 }
 
-impl tonic::server::StreamingService<Bytes> for Call {
+impl tonic::server::StreamingService<Bytes> for Serve {
     type Response = Bytes;
     type ResponseStream = BoxStream<'static, Result<Bytes, Status>>;
     type Future = BoxFuture<'static, Result<tonic::Response<Self::ResponseStream>, Status>>;
 
     fn call(&mut self, request: tonic::Request<Streaming<Bytes>>) -> Self::Future {
-        let Call {
-            endpoint,
-            ctx,
-            codec,
-            shared,
-        } = Call {
-            endpoint: self.endpoint.clone(),
-            ctx: self.ctx.clone(),
-            codec: self.codec,
-            shared: Arc::clone(&self.shared),
-        };
+        let endpoint = self.endpoint.clone();
+        let ctx = self.ctx.clone();
+        let codec = self.codec;
+        let shared = Arc::clone(&self.shared);
         async move {
-            let result = unary(&endpoint, ctx, codec, request.into_inner(), &shared).await;
+            let body = request.into_inner();
+            let result = match &endpoint.call {
+                Call::Unary(f) => unary(f.as_ref(), ctx, codec, body, &shared)
+                    .await
+                    .map(|reply| futures::stream::once(async { Ok(reply) }).boxed()),
+                Call::Stream(f) => streaming(f.as_ref(), ctx, codec, body, &shared).await,
+            };
             if result.is_err() {
                 shared.stats.errors.fetch_add(1, Ordering::Relaxed);
             }
-            let reply = result?;
-            Ok(tonic::Response::new(
-                futures::stream::once(async { Ok(reply) }).boxed(),
-            ))
+            Ok(tonic::Response::new(result?))
         }
         .boxed()
     }
 }
 
 async fn unary(
-    endpoint: &Endpoint,
+    call: &(dyn Fn(Context, Codec, Bytes) -> BoxFuture<'static, crate::Result<Bytes>> + Send + Sync),
     ctx: Context,
     codec: Codec,
     mut body: Streaming<Bytes>,
@@ -163,7 +159,7 @@ async fn unary(
         }
     };
     let deadline = ctx.deadline;
-    let handler = AssertUnwindSafe((endpoint.call)(ctx, codec, request)).catch_unwind();
+    let handler = AssertUnwindSafe(call(ctx, codec, request)).catch_unwind();
     let outcome = match deadline {
         Some(deadline) => match tokio::time::timeout_at(deadline.into(), handler).await {
             Ok(outcome) => outcome,
@@ -194,6 +190,100 @@ async fn unary(
             )
         }
     }
+}
+
+type StreamFn = dyn Fn(Context, Codec, super::handler::Frames) -> BoxFuture<'static, crate::Result<BoxStream<'static, crate::Result<Bytes>>>>
+    + Send
+    + Sync;
+
+/// Starts a streaming handler; its replies then flow until it ends, fails, panics or the
+/// caller's deadline passes (which ends the stream with DeadlineExceeded).
+async fn streaming(
+    call: &StreamFn,
+    ctx: Context,
+    codec: Codec,
+    body: Streaming<Bytes>,
+    shared: &Arc<Shared>,
+) -> Result<BoxStream<'static, Result<Bytes, Status>>, Status> {
+    let service = ctx.service.clone();
+    let name = ctx.endpoint.clone();
+    let deadline = ctx.deadline;
+    let started = AssertUnwindSafe(call(ctx, codec, body.boxed())).catch_unwind();
+    let replies = match deadline {
+        Some(deadline) => match tokio::time::timeout_at(deadline.into(), started).await {
+            Ok(outcome) => outcome,
+            Err(_) => return Err(Error::timeout(&service, format!("{name} did not start before the caller's deadline")).to_status()),
+        },
+        None => started.await,
+    };
+    let replies = match replies {
+        Ok(Ok(replies)) => replies,
+        Ok(Err(err)) => return Err(err.to_status()),
+        Err(panic) => {
+            let what = panic_message(&*panic);
+            tracing::error!(endpoint = %name, panic = %what, "handler panicked");
+            return Err(Error::internal_server_error(&service, format!("{name} panicked: {what}")).to_status());
+        }
+    };
+    Ok(guard_replies(replies, deadline, service, name, Arc::clone(shared)))
+}
+
+/// The reply stream as tonic sends it: errors become the final status, a panic while producing
+/// becomes Internal, and the deadline ends the stream with DeadlineExceeded.
+fn guard_replies(
+    replies: BoxStream<'static, crate::Result<Bytes>>,
+    deadline: Option<Instant>,
+    service: String,
+    name: String,
+    shared: Arc<Shared>,
+) -> BoxStream<'static, Result<Bytes, Status>> {
+    struct State {
+        replies: futures::stream::CatchUnwind<AssertUnwindSafe<BoxStream<'static, crate::Result<Bytes>>>>,
+        deadline: Option<std::pin::Pin<Box<tokio::time::Sleep>>>,
+        done: bool,
+    }
+    let state = State {
+        replies: AssertUnwindSafe(replies).catch_unwind(),
+        deadline: deadline.map(|d| Box::pin(tokio::time::sleep_until(d.into()))),
+        done: false,
+    };
+    futures::stream::unfold(state, move |mut st| {
+        let (service, name, shared) = (service.clone(), name.clone(), Arc::clone(&shared));
+        async move {
+            if st.done {
+                return None;
+            }
+            let next = match st.deadline.as_mut() {
+                Some(sleep) => tokio::select! {
+                    item = st.replies.next() => Some(item),
+                    _ = sleep => None,
+                },
+                None => Some(st.replies.next().await),
+            };
+            let item = match next {
+                None => Err(Error::timeout(&service, format!("{name} passed the caller's deadline")).to_status()),
+                Some(None) => return None,
+                Some(Some(Ok(Ok(frame)))) => Ok(frame),
+                Some(Some(Ok(Err(mut err)))) => {
+                    if err.id.is_empty() {
+                        err.id = service.clone();
+                    }
+                    Err(err.to_status())
+                }
+                Some(Some(Err(panic))) => {
+                    let what = panic_message(&*panic);
+                    tracing::error!(endpoint = %name, panic = %what, "handler panicked mid-stream");
+                    Err(Error::internal_server_error(&service, format!("{name} panicked: {what}")).to_status())
+                }
+            };
+            if item.is_err() {
+                st.done = true;
+                shared.stats.errors.fetch_add(1, Ordering::Relaxed);
+            }
+            Some((item, st))
+        }
+    })
+    .boxed()
 }
 
 /// Errors reading the request, reworded to name the endpoint; tonic reports an oversized

@@ -5,8 +5,10 @@ use crate::context::Context;
 use crate::registry;
 use crate::{Error, Result};
 use bytes::Bytes;
+use crate::streaming::{Side, Streaming};
 use futures::future::BoxFuture;
-use futures::FutureExt;
+use futures::stream::BoxStream;
+use futures::{FutureExt, Stream, StreamExt};
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::Arc;
@@ -19,11 +21,35 @@ pub trait Handler: Send + Sync + 'static {
 
 type UnaryFn = dyn Fn(Context, Codec, Bytes) -> BoxFuture<'static, Result<Bytes>> + Send + Sync;
 
+/// Encoded frames in, encoded frames out.
+pub(crate) type Frames = BoxStream<'static, std::result::Result<Bytes, tonic::Status>>;
+type StreamFn = dyn Fn(Context, Codec, Frames) -> BoxFuture<'static, Result<BoxStream<'static, Result<Bytes>>>>
+    + Send
+    + Sync;
+
+/// How an endpoint is served.
+#[derive(Clone)]
+pub(crate) enum Call {
+    /// One request, one reply.
+    Unary(Arc<UnaryFn>),
+    /// Any of the three streaming shapes, seen as frames in and frames out.
+    Stream(Arc<StreamFn>),
+}
+
 /// One endpoint: its registry description and the function that serves it.
 #[derive(Clone)]
 pub struct Endpoint {
     pub(crate) info: registry::Endpoint,
-    pub(crate) call: Arc<UnaryFn>,
+    pub(crate) call: Call,
+}
+
+fn info<Req: Message, Rsp: Message>(name: &str, stream: bool) -> registry::Endpoint {
+    registry::Endpoint {
+        name: name.to_string(),
+        request: Some(Req::schema()),
+        response: Some(Rsp::schema()),
+        metadata: BTreeMap::from([("stream".to_string(), stream.to_string())]),
+    }
 }
 
 impl std::fmt::Debug for Endpoint {
@@ -68,15 +94,100 @@ impl Endpoint {
             }
             .boxed()
         };
-        Endpoint {
-            info: registry::Endpoint {
-                name: name.to_string(),
-                request: Some(Req::schema()),
-                response: Some(Rsp::schema()),
-                metadata: BTreeMap::from([("stream".to_string(), "false".to_string())]),
-            },
-            call: Arc::new(call),
-        }
+        Endpoint { info: info::<Req, Rsp>(name, false), call: Call::Unary(Arc::new(call)) }
+    }
+
+    /// A server-streaming endpoint: one request, a stream of replies.
+    pub fn server_stream<Req, Rsp, F, Fut, S>(name: &str, f: F) -> Self
+    where
+        Req: Message,
+        Rsp: Message,
+        F: Fn(Context, Req) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<S>> + Send + 'static,
+        S: Stream<Item = Result<Rsp>> + Send + 'static,
+    {
+        let f = Arc::new(f);
+        Self::streaming::<Req, Rsp, _>(name, move |ctx, codec, frames| {
+            let f = Arc::clone(&f);
+            async move {
+                let mut requests = Streaming::<Req>::new(frames, codec, Side::Server, ctx.service(), ctx.endpoint());
+                let request = requests.message().await?.ok_or_else(|| {
+                    Error::bad_request(ctx.service(), format!("no request message for {}", ctx.endpoint()))
+                })?;
+                let replies = f(ctx, request).await?;
+                Ok(replies.boxed())
+            }
+            .boxed()
+        })
+    }
+
+    /// A client-streaming endpoint: a stream of requests, one reply.
+    pub fn client_stream<Req, Rsp, F, Fut>(name: &str, f: F) -> Self
+    where
+        Req: Message,
+        Rsp: Message,
+        F: Fn(Context, Streaming<Req>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<Rsp>> + Send + 'static,
+    {
+        let f = Arc::new(f);
+        Self::streaming::<Req, Rsp, _>(name, move |ctx, codec, frames| {
+            let f = Arc::clone(&f);
+            async move {
+                let requests = Streaming::new(frames, codec, Side::Server, ctx.service(), ctx.endpoint());
+                let reply = f(ctx, requests).await?;
+                Ok(futures::stream::once(async { Ok(reply) }).boxed())
+            }
+            .boxed()
+        })
+    }
+
+    /// A bidirectional endpoint: a stream of requests, a stream of replies.
+    pub fn bidi_stream<Req, Rsp, F, Fut, S>(name: &str, f: F) -> Self
+    where
+        Req: Message,
+        Rsp: Message,
+        F: Fn(Context, Streaming<Req>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<S>> + Send + 'static,
+        S: Stream<Item = Result<Rsp>> + Send + 'static,
+    {
+        let f = Arc::new(f);
+        Self::streaming::<Req, Rsp, _>(name, move |ctx, codec, frames| {
+            let f = Arc::clone(&f);
+            async move {
+                let requests = Streaming::new(frames, codec, Side::Server, ctx.service(), ctx.endpoint());
+                Ok(f(ctx, requests).await?.boxed())
+            }
+            .boxed()
+        })
+    }
+
+    /// The shared part of the streaming shapes: replies are encoded in the call's codec.
+    fn streaming<Req, Rsp, F>(name: &str, f: F) -> Self
+    where
+        Req: Message,
+        Rsp: Message,
+        F: Fn(Context, Codec, Frames) -> BoxFuture<'static, Result<BoxStream<'static, Result<Rsp>>>>
+            + Send
+            + Sync
+            + 'static,
+    {
+        let call = move |ctx: Context, codec: Codec, frames: Frames| {
+            let service = ctx.service.clone();
+            let endpoint = ctx.endpoint.clone();
+            let replies = f(ctx, codec, frames);
+            async move {
+                let replies = replies.await?;
+                let encoded = replies.map(move |reply| {
+                    let reply = reply?;
+                    codec.encode(&reply).map_err(|e| {
+                        Error::internal_server_error(&service, format!("cannot encode a reply of {endpoint}: {e}"))
+                    })
+                });
+                Ok(encoded.boxed())
+            }
+            .boxed()
+        };
+        Endpoint { info: info::<Req, Rsp>(name, true), call: Call::Stream(Arc::new(call)) }
     }
 
     /// The endpoint's name, `Handler.Method`.
