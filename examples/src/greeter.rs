@@ -20,7 +20,9 @@ pub struct Greeter;
 impl Greeter {
     /// Greets by name.
     async fn call(&self, _ctx: &Context, req: proto::Request) -> Result<proto::Response> {
-        Ok(proto::Response { msg: format!("Hello {}", req.name) })
+        Ok(proto::Response {
+            msg: format!("Hello {}", req.name),
+        })
     }
 
     /// Sends `count` replies numbered from 0.
@@ -29,7 +31,8 @@ impl Greeter {
         _ctx: &Context,
         req: proto::StreamingRequest,
     ) -> Result<impl Stream<Item = Result<proto::StreamingResponse>> + Send + 'static> {
-        Ok(futures::stream::iter(0..req.count.max(0)).map(|count| Ok(proto::StreamingResponse { count })))
+        Ok(futures::stream::iter(0..req.count.max(0))
+            .map(|count| Ok(proto::StreamingResponse { count })))
     }
 
     /// Answers every ping with a pong of the same stroke.

@@ -40,15 +40,26 @@ impl {client} {{
         let input = rust_type(method.input_type(), package, micro);
         let output = rust_type(method.output_type(), package, micro);
         let requests = format!("impl {micro}::__private::futures::Stream<Item = {input}> + ::std::marker::Send + 'static");
-        let (arg, reply, call, what) = match (method.client_streaming(), method.server_streaming()) {
-            (false, false) => (format!("request: {input}"), output.clone(), "call(&self.service, ENDPOINT, &request, options)", "Calls"),
+        let (arg, reply, call, what) = match (method.client_streaming(), method.server_streaming())
+        {
+            (false, false) => (
+                format!("request: {input}"),
+                output.clone(),
+                "call(&self.service, ENDPOINT, &request, options)",
+                "Calls",
+            ),
             (false, true) => (
                 format!("request: {input}"),
                 format!("{micro}::Streaming<{output}>"),
                 "server_stream(&self.service, ENDPOINT, &request, options)",
                 "Opens the server stream",
             ),
-            (true, false) => (format!("requests: {requests}"), output.clone(), "client_stream(&self.service, ENDPOINT, requests, options)", "Streams requests to"),
+            (true, false) => (
+                format!("requests: {requests}"),
+                output.clone(),
+                "client_stream(&self.service, ENDPOINT, requests, options)",
+                "Streams requests to",
+            ),
             (true, true) => (
                 format!("requests: {requests}"),
                 format!("{micro}::Streaming<{output}>"),

@@ -142,16 +142,26 @@ fn expand_handler(
         if matches!(req_ty, Type::Reference(_)) {
             return Err(syn::Error::new_spanned(
                 req_ty,
-                format!("the request of handler method `{fn_name}` is taken by value, not by reference"),
+                format!(
+                    "the request of handler method `{fn_name}` is taken by value, not by reference"
+                ),
             ));
         }
         let ok_ty = match &sig.output {
-            ReturnType::Type(_, ty) if last_ident(ty).as_deref() == Some("Result") => first_type_arg(ty),
+            ReturnType::Type(_, ty) if last_ident(ty).as_deref() == Some("Result") => {
+                first_type_arg(ty)
+            }
             ReturnType::Type(_, ty) => {
-                return Err(syn::Error::new_spanned(ty, format!("handler method `{fn_name}` must return `micro::Result<Response>`")))
+                return Err(syn::Error::new_spanned(
+                    ty,
+                    format!("handler method `{fn_name}` must return `micro::Result<Response>`"),
+                ))
             }
             ReturnType::Default => {
-                return Err(syn::Error::new_spanned(sig, format!("handler method `{fn_name}` must return `micro::Result<Response>`")))
+                return Err(syn::Error::new_spanned(
+                    sig,
+                    format!("handler method `{fn_name}` must return `micro::Result<Response>`"),
+                ))
             }
         };
         let streams_in = last_ident(req_ty).as_deref() == Some("Streaming");
@@ -161,7 +171,12 @@ fn expand_handler(
                     .bounds
                     .iter()
                     .map(|b| match b {
-                        syn::TypeParamBound::Trait(t) => t.path.segments.last().map(|s| s.ident.to_string()).unwrap_or_default(),
+                        syn::TypeParamBound::Trait(t) => t
+                            .path
+                            .segments
+                            .last()
+                            .map(|s| s.ident.to_string())
+                            .unwrap_or_default(),
                         syn::TypeParamBound::Lifetime(l) => format!("'{}", l.ident),
                         _ => String::new(),
                     })
@@ -177,7 +192,10 @@ fn expand_handler(
                 }
                 true
             }
-            Some(ty) => matches!(last_ident(ty).as_deref(), Some("ResponseStream" | "BoxStream")),
+            Some(ty) => matches!(
+                last_ident(ty).as_deref(),
+                Some("ResponseStream" | "BoxStream")
+            ),
             None => false,
         };
         let method_name = fn_name
@@ -235,7 +253,9 @@ fn typed(arg: &FnArg) -> Option<&Type> {
 /// `T` of `Result<T>` (or `Result<T, E>`).
 fn first_type_arg(ty: &Type) -> Option<&Type> {
     let Type::Path(p) = ty else { return None };
-    let syn::PathArguments::AngleBracketed(args) = &p.path.segments.last()?.arguments else { return None };
+    let syn::PathArguments::AngleBracketed(args) = &p.path.segments.last()?.arguments else {
+        return None;
+    };
     args.args.iter().find_map(|a| match a {
         syn::GenericArgument::Type(t) => Some(t),
         _ => None,

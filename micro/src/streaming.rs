@@ -40,7 +40,10 @@ pub struct Streaming<T> {
 
 impl<T> std::fmt::Debug for Streaming<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Streaming").field("what", &self.what).field("codec", &self.codec).finish_non_exhaustive()
+        f.debug_struct("Streaming")
+            .field("what", &self.what)
+            .field("codec", &self.codec)
+            .finish_non_exhaustive()
     }
 }
 
@@ -68,7 +71,11 @@ impl<T: Message> Streaming<T> {
 }
 
 impl Streaming<serde_json::Value> {
-    pub(crate) fn json(frames: BoxStream<'static, Result<Bytes, tonic::Status>>, id: &str, what: &str) -> Self {
+    pub(crate) fn json(
+        frames: BoxStream<'static, Result<Bytes, tonic::Status>>,
+        id: &str,
+        what: &str,
+    ) -> Self {
         Streaming::with_decoder(frames, Codec::Json, Side::Client, id, what, decode_json)
     }
 }
@@ -103,9 +110,15 @@ impl<T> Streaming<T> {
         match self.side {
             // The caller's stream broke (reset, too large): say which stream.
             Side::Server => {
-                let detail = format!("reading the request stream of {}: {}", self.what, status.message());
+                let detail = format!(
+                    "reading the request stream of {}: {}",
+                    self.what,
+                    status.message()
+                );
                 match status.code() {
-                    tonic::Code::OutOfRange | tonic::Code::ResourceExhausted => Error::too_large(&self.id, detail),
+                    tonic::Code::OutOfRange | tonic::Code::ResourceExhausted => {
+                        Error::too_large(&self.id, detail)
+                    }
                     tonic::Code::Cancelled => Error::new(&self.id, detail, 499),
                     _ => Error::bad_request(&self.id, detail),
                 }
@@ -129,8 +142,14 @@ impl<T> Stream for Streaming<T> {
             }
             Some(Err(status)) => Err(self.error(status)),
             Some(Ok(frame)) => (self.decode)(self.codec, &frame).map_err(|e| match self.side {
-                Side::Server => Error::bad_request(&self.id, format!("cannot decode a message of {}: {e}", self.what)),
-                Side::Client => Error::internal_server_error(&self.id, format!("cannot decode a reply of {}: {e}", self.what)),
+                Side::Server => Error::bad_request(
+                    &self.id,
+                    format!("cannot decode a message of {}: {e}", self.what),
+                ),
+                Side::Client => Error::internal_server_error(
+                    &self.id,
+                    format!("cannot decode a reply of {}: {e}", self.what),
+                ),
             }),
         };
         if item.is_err() {

@@ -96,7 +96,10 @@ impl TestHandler {
                     return Some((Err(err), (i + 1, guard)));
                 }
                 produced.fetch_add(1, Ordering::SeqCst);
-                let item = proto::FloodItem { index: i, payload: vec![7; req.size.max(0) as usize] };
+                let item = proto::FloodItem {
+                    index: i,
+                    payload: vec![7; req.size.max(0) as usize],
+                };
                 Some((Ok(item), (i + 1, guard)))
             }
         }))
@@ -111,7 +114,10 @@ impl TestHandler {
         while reqs.message().await?.is_some() {
             count += 1;
         }
-        Ok(proto::EchoResponse { count, ..Default::default() })
+        Ok(proto::EchoResponse {
+            count,
+            ..Default::default()
+        })
     }
 
     async fn chat(

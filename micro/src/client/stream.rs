@@ -28,8 +28,16 @@ impl Client {
         opts: CallOptions,
     ) -> crate::Result<Streaming<Rsp>> {
         let frames = requests.map(|r| Bytes::from(prost::Message::encode_to_vec(&r)));
-        let replies = self.stream_raw(service, endpoint, Codec::Proto, frames.boxed(), opts).await?;
-        Ok(Streaming::new(replies, Codec::Proto, Side::Client, service, endpoint))
+        let replies = self
+            .stream_raw(service, endpoint, Codec::Proto, frames.boxed(), opts)
+            .await?;
+        Ok(Streaming::new(
+            replies,
+            Codec::Proto,
+            Side::Client,
+            service,
+            endpoint,
+        ))
     }
 
     /// Server stream: one request, a stream of replies.
@@ -42,8 +50,16 @@ impl Client {
     ) -> crate::Result<Streaming<Rsp>> {
         let frame = Bytes::from(prost::Message::encode_to_vec(request));
         let frames = futures::stream::once(async move { frame });
-        let replies = self.stream_raw(service, endpoint, Codec::Proto, frames.boxed(), opts).await?;
-        Ok(Streaming::new(replies, Codec::Proto, Side::Client, service, endpoint))
+        let replies = self
+            .stream_raw(service, endpoint, Codec::Proto, frames.boxed(), opts)
+            .await?;
+        Ok(Streaming::new(
+            replies,
+            Codec::Proto,
+            Side::Client,
+            service,
+            endpoint,
+        ))
     }
 
     /// Client stream: a stream of requests, one reply.
@@ -54,9 +70,14 @@ impl Client {
         requests: impl Stream<Item = Req> + Send + 'static,
         opts: CallOptions,
     ) -> crate::Result<Rsp> {
-        let mut replies = self.stream::<Req, Rsp>(service, endpoint, requests, opts).await?;
+        let mut replies = self
+            .stream::<Req, Rsp>(service, endpoint, requests, opts)
+            .await?;
         replies.message().await?.ok_or_else(|| {
-            Error::internal_server_error(CLIENT_ID, format!("{service}.{endpoint} ended without a reply"))
+            Error::internal_server_error(
+                CLIENT_ID,
+                format!("{service}.{endpoint} ended without a reply"),
+            )
         })
     }
 
@@ -70,7 +91,9 @@ impl Client {
     ) -> crate::Result<Streaming<serde_json::Value>> {
         // Serialising a `Value` cannot fail.
         let frames = requests.map(|v| Bytes::from(serde_json::to_vec(&v).unwrap_or_default()));
-        let replies = self.stream_raw(service, endpoint, Codec::Json, frames.boxed(), opts).await?;
+        let replies = self
+            .stream_raw(service, endpoint, Codec::Json, frames.boxed(), opts)
+            .await?;
         Ok(Streaming::json(replies, service, endpoint))
     }
 
@@ -84,20 +107,38 @@ impl Client {
         opts: CallOptions,
     ) -> crate::Result<Frames> {
         let node = match &opts.address {
-            Some(address) => Node { id: address.clone(), address: address.clone(), metadata: Default::default() },
+            Some(address) => Node {
+                id: address.clone(),
+                address: address.clone(),
+                metadata: Default::default(),
+            },
             None => {
                 let mut next = self.inner.selector.select(service, &opts.select).await?;
-                next.next_node().cloned().ok_or_else(|| Error::unavailable(CLIENT_ID, format!("no node of {service}")))?
+                next.next_node()
+                    .cloned()
+                    .ok_or_else(|| Error::unavailable(CLIENT_ID, format!("no node of {service}")))?
             }
         };
         let deadline = opts.timeout.map(|t| Instant::now() + t);
-        let result = self.open(&node, service, endpoint, codec, requests, &opts).await;
-        let result = result.map_err(|e| describe(e, service, endpoint, &node, opts.timeout.unwrap_or_default()));
+        let result = self
+            .open(&node, service, endpoint, codec, requests, &opts)
+            .await;
+        let result = result.map_err(|e| {
+            describe(
+                e,
+                service,
+                endpoint,
+                &node,
+                opts.timeout.unwrap_or_default(),
+            )
+        });
         match result {
             Ok(frames) => {
                 self.inner.selector.mark(service, &node, Ok(()));
                 Ok(match deadline {
-                    Some(deadline) => until_deadline(frames, deadline, format!("{service}.{endpoint}")),
+                    Some(deadline) => {
+                        until_deadline(frames, deadline, format!("{service}.{endpoint}"))
+                    }
                     None => frames,
                 })
             }
@@ -117,7 +158,11 @@ impl Client {
         requests: BoxStream<'static, Bytes>,
         opts: &CallOptions,
     ) -> Result<Frames, CallError> {
-        let channel = self.inner.pool.get(&node.address).map_err(CallError::Call)?;
+        let channel = self
+            .inner
+            .pool
+            .get(&node.address)
+            .map_err(CallError::Call)?;
         let mut grpc = tonic::client::Grpc::new(channel)
             .max_decoding_message_size(self.inner.max_message_size)
             .max_encoding_message_size(self.inner.max_message_size);
@@ -134,7 +179,9 @@ impl Client {
         request.extensions_mut().insert(codec);
         let path = grpc_path(service, endpoint);
         let opened = async {
-            grpc.ready().await.map_err(|e| tonic::Status::from_error(Box::new(e)))?;
+            grpc.ready()
+                .await
+                .map_err(|e| tonic::Status::from_error(Box::new(e)))?;
             grpc.streaming(request, path, FrameCodec).await
         };
         let opened = match opts.timeout {

@@ -134,7 +134,9 @@ impl tonic::server::StreamingService<Bytes> for Serve {
 }
 
 async fn unary(
-    call: &(dyn Fn(Context, Codec, Bytes) -> BoxFuture<'static, crate::Result<Bytes>> + Send + Sync),
+    call: &(dyn Fn(Context, Codec, Bytes) -> BoxFuture<'static, crate::Result<Bytes>>
+          + Send
+          + Sync),
     ctx: Context,
     codec: Codec,
     mut body: Streaming<Bytes>,
@@ -192,7 +194,11 @@ async fn unary(
     }
 }
 
-type StreamFn = dyn Fn(Context, Codec, super::handler::Frames) -> BoxFuture<'static, crate::Result<BoxStream<'static, crate::Result<Bytes>>>>
+type StreamFn = dyn Fn(
+        Context,
+        Codec,
+        super::handler::Frames,
+    ) -> BoxFuture<'static, crate::Result<BoxStream<'static, crate::Result<Bytes>>>>
     + Send
     + Sync;
 
@@ -212,7 +218,13 @@ async fn streaming(
     let replies = match deadline {
         Some(deadline) => match tokio::time::timeout_at(deadline.into(), started).await {
             Ok(outcome) => outcome,
-            Err(_) => return Err(Error::timeout(&service, format!("{name} did not start before the caller's deadline")).to_status()),
+            Err(_) => {
+                return Err(Error::timeout(
+                    &service,
+                    format!("{name} did not start before the caller's deadline"),
+                )
+                .to_status())
+            }
         },
         None => started.await,
     };
@@ -222,10 +234,19 @@ async fn streaming(
         Err(panic) => {
             let what = panic_message(&*panic);
             tracing::error!(endpoint = %name, panic = %what, "handler panicked");
-            return Err(Error::internal_server_error(&service, format!("{name} panicked: {what}")).to_status());
+            return Err(
+                Error::internal_server_error(&service, format!("{name} panicked: {what}"))
+                    .to_status(),
+            );
         }
     };
-    Ok(guard_replies(replies, deadline, service, name, Arc::clone(shared)))
+    Ok(guard_replies(
+        replies,
+        deadline,
+        service,
+        name,
+        Arc::clone(shared),
+    ))
 }
 
 /// The reply stream as tonic sends it: errors become the final status, a panic while producing
@@ -237,53 +258,70 @@ fn guard_replies(
     name: String,
     shared: Arc<Shared>,
 ) -> BoxStream<'static, Result<Bytes, Status>> {
-    struct State {
-        replies: futures::stream::CatchUnwind<AssertUnwindSafe<BoxStream<'static, crate::Result<Bytes>>>>,
-        deadline: Option<std::pin::Pin<Box<tokio::time::Sleep>>>,
-        done: bool,
-    }
-    let state = State {
+    GuardedReplies {
         replies: AssertUnwindSafe(replies).catch_unwind(),
         deadline: deadline.map(|d| Box::pin(tokio::time::sleep_until(d.into()))),
+        service,
+        name,
+        shared,
         done: false,
-    };
-    futures::stream::unfold(state, move |mut st| {
-        let (service, name, shared) = (service.clone(), name.clone(), Arc::clone(&shared));
-        async move {
-            if st.done {
-                return None;
-            }
-            let next = match st.deadline.as_mut() {
-                Some(sleep) => tokio::select! {
-                    item = st.replies.next() => Some(item),
-                    _ = sleep => None,
-                },
-                None => Some(st.replies.next().await),
-            };
-            let item = match next {
-                None => Err(Error::timeout(&service, format!("{name} passed the caller's deadline")).to_status()),
-                Some(None) => return None,
-                Some(Some(Ok(Ok(frame)))) => Ok(frame),
-                Some(Some(Ok(Err(mut err)))) => {
-                    if err.id.is_empty() {
-                        err.id = service.clone();
-                    }
-                    Err(err.to_status())
-                }
-                Some(Some(Err(panic))) => {
-                    let what = panic_message(&*panic);
-                    tracing::error!(endpoint = %name, panic = %what, "handler panicked mid-stream");
-                    Err(Error::internal_server_error(&service, format!("{name} panicked: {what}")).to_status())
-                }
-            };
-            if item.is_err() {
-                st.done = true;
-                shared.stats.errors.fetch_add(1, Ordering::Relaxed);
-            }
-            Some((item, st))
-        }
-    })
+    }
     .boxed()
+}
+
+/// See [`guard_replies`]; a hand-written stream, as it runs once per reply.
+struct GuardedReplies {
+    replies:
+        futures::stream::CatchUnwind<AssertUnwindSafe<BoxStream<'static, crate::Result<Bytes>>>>,
+    deadline: Option<std::pin::Pin<Box<tokio::time::Sleep>>>,
+    service: String,
+    name: String,
+    shared: Arc<Shared>,
+    done: bool,
+}
+
+impl futures::Stream for GuardedReplies {
+    type Item = Result<Bytes, Status>;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        use std::task::Poll;
+        if self.done {
+            return Poll::Ready(None);
+        }
+        let item = match self.replies.poll_next_unpin(cx) {
+            Poll::Ready(None) => return Poll::Ready(None),
+            Poll::Ready(Some(Ok(Ok(frame)))) => return Poll::Ready(Some(Ok(frame))),
+            Poll::Ready(Some(Ok(Err(mut err)))) => {
+                if err.id.is_empty() {
+                    err.id = self.service.clone();
+                }
+                err.to_status()
+            }
+            Poll::Ready(Some(Err(panic))) => {
+                let what = panic_message(&*panic);
+                tracing::error!(endpoint = %self.name, panic = %what, "handler panicked mid-stream");
+                let detail = format!("{} panicked: {what}", self.name);
+                Error::internal_server_error(&self.service, detail).to_status()
+            }
+            Poll::Pending => match self
+                .deadline
+                .as_mut()
+                .map(|d| std::future::Future::poll(d.as_mut(), cx))
+            {
+                Some(Poll::Ready(())) => {
+                    let detail = format!("{} passed the caller's deadline", self.name);
+                    Error::timeout(&self.service, detail).to_status()
+                }
+                _ => return Poll::Pending,
+            },
+        };
+        self.done = true;
+        self.shared.stats.errors.fetch_add(1, Ordering::Relaxed);
+        Poll::Ready(Some(Err(item)))
+    }
 }
 
 /// Errors reading the request, reworded to name the endpoint; tonic reports an oversized

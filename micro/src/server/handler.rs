@@ -3,9 +3,9 @@
 use crate::codec::{Codec, Message};
 use crate::context::Context;
 use crate::registry;
+use crate::streaming::{Side, Streaming};
 use crate::{Error, Result};
 use bytes::Bytes;
-use crate::streaming::{Side, Streaming};
 use futures::future::BoxFuture;
 use futures::stream::BoxStream;
 use futures::{FutureExt, Stream, StreamExt};
@@ -94,7 +94,10 @@ impl Endpoint {
             }
             .boxed()
         };
-        Endpoint { info: info::<Req, Rsp>(name, false), call: Call::Unary(Arc::new(call)) }
+        Endpoint {
+            info: info::<Req, Rsp>(name, false),
+            call: Call::Unary(Arc::new(call)),
+        }
     }
 
     /// A server-streaming endpoint: one request, a stream of replies.
@@ -110,9 +113,18 @@ impl Endpoint {
         Self::streaming::<Req, Rsp, _>(name, move |ctx, codec, frames| {
             let f = Arc::clone(&f);
             async move {
-                let mut requests = Streaming::<Req>::new(frames, codec, Side::Server, ctx.service(), ctx.endpoint());
+                let mut requests = Streaming::<Req>::new(
+                    frames,
+                    codec,
+                    Side::Server,
+                    ctx.service(),
+                    ctx.endpoint(),
+                );
                 let request = requests.message().await?.ok_or_else(|| {
-                    Error::bad_request(ctx.service(), format!("no request message for {}", ctx.endpoint()))
+                    Error::bad_request(
+                        ctx.service(),
+                        format!("no request message for {}", ctx.endpoint()),
+                    )
                 })?;
                 let replies = f(ctx, request).await?;
                 Ok(replies.boxed())
@@ -133,7 +145,8 @@ impl Endpoint {
         Self::streaming::<Req, Rsp, _>(name, move |ctx, codec, frames| {
             let f = Arc::clone(&f);
             async move {
-                let requests = Streaming::new(frames, codec, Side::Server, ctx.service(), ctx.endpoint());
+                let requests =
+                    Streaming::new(frames, codec, Side::Server, ctx.service(), ctx.endpoint());
                 let reply = f(ctx, requests).await?;
                 Ok(futures::stream::once(async { Ok(reply) }).boxed())
             }
@@ -154,7 +167,8 @@ impl Endpoint {
         Self::streaming::<Req, Rsp, _>(name, move |ctx, codec, frames| {
             let f = Arc::clone(&f);
             async move {
-                let requests = Streaming::new(frames, codec, Side::Server, ctx.service(), ctx.endpoint());
+                let requests =
+                    Streaming::new(frames, codec, Side::Server, ctx.service(), ctx.endpoint());
                 Ok(f(ctx, requests).await?.boxed())
             }
             .boxed()
@@ -166,7 +180,11 @@ impl Endpoint {
     where
         Req: Message,
         Rsp: Message,
-        F: Fn(Context, Codec, Frames) -> BoxFuture<'static, Result<BoxStream<'static, Result<Rsp>>>>
+        F: Fn(
+                Context,
+                Codec,
+                Frames,
+            ) -> BoxFuture<'static, Result<BoxStream<'static, Result<Rsp>>>>
             + Send
             + Sync
             + 'static,
@@ -180,14 +198,20 @@ impl Endpoint {
                 let encoded = replies.map(move |reply| {
                     let reply = reply?;
                     codec.encode(&reply).map_err(|e| {
-                        Error::internal_server_error(&service, format!("cannot encode a reply of {endpoint}: {e}"))
+                        Error::internal_server_error(
+                            &service,
+                            format!("cannot encode a reply of {endpoint}: {e}"),
+                        )
                     })
                 });
                 Ok(encoded.boxed())
             }
             .boxed()
         };
-        Endpoint { info: info::<Req, Rsp>(name, true), call: Call::Stream(Arc::new(call)) }
+        Endpoint {
+            info: info::<Req, Rsp>(name, true),
+            call: Call::Stream(Arc::new(call)),
+        }
     }
 
     /// The endpoint's name, `Handler.Method`.
