@@ -1,4 +1,10 @@
 fn main() {
-    micro_build::compile(&["../proto/greeter/greeter.proto"], &["../proto"])
-        .expect("compiling greeter.proto");
+    micro_build::compile(
+        &[
+            "../proto/greeter/greeter.proto",
+            "../proto/pubsub/pubsub.proto",
+        ],
+        &["../proto"],
+    )
+    .expect("compiling the example protos");
 }

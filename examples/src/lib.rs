@@ -1,9 +1,11 @@
 //! Example micro services. Each binary in `src/bin` is a runnable program:
 //!
 //! - `greeter` serves `go.micro.srv.greeter` (`Greeter.Call` answers `Hello <name>`);
-//! - `greeter-client` calls it with the typed client generated from `proto/greeter/greeter.proto`.
+//! - `greeter-client` calls it with the typed client generated from `proto/greeter/greeter.proto`;
+//! - `pubsub-subscriber` prints the events of a topic, `pubsub-publisher` publishes some.
 
 pub mod greeter;
+pub mod pubsub;
 
 /// Logs to stderr, filtered by `RUST_LOG` (default `info`).
 pub fn init_logging() {

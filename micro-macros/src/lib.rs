@@ -268,3 +268,176 @@ fn last_ident(ty: &Type) -> Option<String> {
         _ => None,
     }
 }
+
+/// Turns an `async fn` or the methods of an `impl` block into subscribers.
+///
+/// On a function `async fn func(ctx: &micro::Context, msg: Msg) -> micro::Result<()>` it adds a
+/// unit struct named after the function in CamelCase (`Func`), whose one subscriber endpoint is
+/// `Func`; register it with `Service::builder().subscriber(topic, Func)`. On an `impl Example`
+/// block, each `async fn handle(&self, ctx: &micro::Context, msg: Msg) -> micro::Result<()>`
+/// becomes subscriber endpoint `Example.Handle` (`name = "..."` renames the type part).
+#[proc_macro_attribute]
+pub fn subscriber(attr: TokenStream, item: TokenStream) -> TokenStream {
+    let item = parse_macro_input!(item as syn::Item);
+    let result = match &item {
+        syn::Item::Fn(f) => expand_subscriber_fn(attr.into(), f),
+        syn::Item::Impl(i) => expand_subscriber_impl(attr.into(), i),
+        other => Err(syn::Error::new_spanned(
+            other,
+            "#[micro::subscriber] goes on an `async fn` or an `impl` block",
+        )),
+    };
+    match result {
+        Ok(tokens) => tokens.into(),
+        Err(e) => {
+            let mut tokens = e.to_compile_error();
+            tokens.extend(quote::ToTokens::into_token_stream(item));
+            tokens.into()
+        }
+    }
+}
+
+/// Checks `(ctx: &Context, msg: Msg) -> Result<()>` (after `&self` for methods); returns `Msg`.
+fn subscriber_message(sig: &syn::Signature, method: bool) -> syn::Result<&Type> {
+    let name = &sig.ident;
+    let expected = if method {
+        "expected `async fn name(&self, ctx: &micro::Context, msg: Message) -> micro::Result<()>`"
+    } else {
+        "expected `async fn name(ctx: &micro::Context, msg: Message) -> micro::Result<()>`"
+    };
+    if sig.asyncness.is_none() {
+        return Err(syn::Error::new(
+            sig.fn_token.span(),
+            format!("subscriber `{name}` must be `async`: {expected}"),
+        ));
+    }
+    let mut inputs: Vec<&FnArg> = sig.inputs.iter().collect();
+    if method {
+        match inputs.first() {
+            Some(FnArg::Receiver(r)) if r.reference.is_some() && r.mutability.is_none() => {
+                inputs.remove(0);
+            }
+            _ => {
+                return Err(syn::Error::new_spanned(
+                    &sig.inputs,
+                    format!("subscriber method `{name}` must take `&self`: {expected}"),
+                ))
+            }
+        }
+    }
+    if inputs.len() != 2 {
+        return Err(syn::Error::new_spanned(
+            &sig.inputs,
+            format!("subscriber `{name}` takes a context and a message: {expected}"),
+        ));
+    }
+    match typed(inputs[0]) {
+        Some(Type::Reference(r)) if last_ident(&r.elem).as_deref() == Some("Context") => {}
+        _ => {
+            return Err(syn::Error::new_spanned(
+                inputs[0],
+                format!("the first argument of subscriber `{name}` must be `&micro::Context`"),
+            ))
+        }
+    }
+    let msg = typed(inputs[1]).ok_or_else(|| syn::Error::new_spanned(inputs[1], expected))?;
+    match &sig.output {
+        ReturnType::Type(_, ty) if last_ident(ty).as_deref() == Some("Result") => Ok(msg),
+        _ => Err(syn::Error::new_spanned(
+            sig,
+            format!("subscriber `{name}` must return `micro::Result<()>`"),
+        )),
+    }
+}
+
+fn expand_subscriber_fn(
+    attr: proc_macro2::TokenStream,
+    f: &syn::ItemFn,
+) -> syn::Result<proc_macro2::TokenStream> {
+    if !attr.is_empty() {
+        return Err(syn::Error::new_spanned(
+            attr,
+            "#[micro::subscriber] on a function takes no options",
+        ));
+    }
+    let msg = subscriber_message(&f.sig, false)?;
+    let fn_name = &f.sig.ident;
+    let camel = fn_name
+        .to_string()
+        .trim_start_matches("r#")
+        .to_upper_camel_case();
+    let ty = format_ident!("{}", camel);
+    let vis = &f.vis;
+    let doc = format!("The subscriber made of [`{fn_name}`]: register it with `Service::builder().subscriber(topic, {camel})`.");
+    Ok(quote! {
+        #f
+
+        #[doc = #doc]
+        #[derive(Debug, Clone, Copy, Default)]
+        #vis struct #ty;
+
+        impl ::micro::server::Subscriber for #ty {
+            fn endpoints(self: ::std::sync::Arc<Self>) -> ::std::vec::Vec<::micro::server::SubscriberEndpoint> {
+                ::std::vec![::micro::server::SubscriberEndpoint::new(#camel, |ctx: ::micro::Context, msg: #msg| async move {
+                    #fn_name(&ctx, msg).await
+                })]
+            }
+        }
+    })
+}
+
+fn expand_subscriber_impl(
+    attr: proc_macro2::TokenStream,
+    item: &ItemImpl,
+) -> syn::Result<proc_macro2::TokenStream> {
+    let mut name_override: Option<LitStr> = None;
+    if !attr.is_empty() {
+        let parser = syn::meta::parser(|meta| {
+            if meta.path.is_ident("name") {
+                name_override = Some(meta.value()?.parse()?);
+                Ok(())
+            } else {
+                Err(meta.error("unknown option: #[micro::subscriber] takes only `name = \"...\"`"))
+            }
+        });
+        syn::parse::Parser::parse2(parser, attr)?;
+    }
+    let self_ty = &item.self_ty;
+    let type_name = last_ident(self_ty).ok_or_else(|| {
+        syn::Error::new_spanned(self_ty, "#[micro::subscriber] needs a named type")
+    })?;
+    let type_name = name_override.map(|l| l.value()).unwrap_or(type_name);
+    let mut endpoints = Vec::new();
+    for impl_item in &item.items {
+        let ImplItem::Fn(method) = impl_item else {
+            continue;
+        };
+        let msg = subscriber_message(&method.sig, true)?;
+        let fn_name = &method.sig.ident;
+        let endpoint = format!(
+            "{type_name}.{}",
+            fn_name
+                .to_string()
+                .trim_start_matches("r#")
+                .to_upper_camel_case()
+        );
+        endpoints.push(quote! {
+            {
+                let this = ::std::sync::Arc::clone(&self);
+                ::micro::server::SubscriberEndpoint::new(#endpoint, move |ctx: ::micro::Context, msg: #msg| {
+                    let this = ::std::sync::Arc::clone(&this);
+                    async move { <#self_ty>::#fn_name(&this, &ctx, msg).await }
+                })
+            }
+        });
+    }
+    Ok(quote! {
+        #item
+
+        impl ::micro::server::Subscriber for #self_ty {
+            fn endpoints(self: ::std::sync::Arc<Self>) -> ::std::vec::Vec<::micro::server::SubscriberEndpoint> {
+                ::std::vec![#(#endpoints),*]
+            }
+        }
+    })
+}

@@ -9,6 +9,10 @@ pub struct Config {
     pub registry: String,
     /// `MICRO_REGISTRY_ADDRESS`: registry address(es), comma-separated.
     pub registry_address: Option<String>,
+    /// `MICRO_BROKER`: broker name.
+    pub broker: String,
+    /// `MICRO_BROKER_ADDRESS`: broker address (NATS servers; for http, where to listen).
+    pub broker_address: Option<String>,
     /// `MICRO_SERVER_ADDRESS`: where a service listens.
     pub server_address: Option<String>,
     /// `MICRO_REGISTER_TTL` (seconds): how long a registration lives.
@@ -22,6 +26,8 @@ impl Default for Config {
         Config {
             registry: crate::registry::DEFAULT.into(),
             registry_address: None,
+            broker: "http".into(),
+            broker_address: None,
             server_address: None,
             register_ttl: Duration::from_secs(60),
             register_interval: Duration::from_secs(30),
@@ -53,6 +59,8 @@ impl Config {
         Config {
             registry: get("MICRO_REGISTRY").unwrap_or(d.registry),
             registry_address: get("MICRO_REGISTRY_ADDRESS"),
+            broker: get("MICRO_BROKER").unwrap_or(d.broker),
+            broker_address: get("MICRO_BROKER_ADDRESS"),
             server_address: get("MICRO_SERVER_ADDRESS"),
             register_ttl: secs("MICRO_REGISTER_TTL", d.register_ttl),
             register_interval: secs("MICRO_REGISTER_INTERVAL", d.register_interval),

@@ -37,6 +37,7 @@
 // Generated code names `::micro`, this crate's own included.
 extern crate self as micro;
 
+pub mod broker;
 pub mod client;
 pub mod codec;
 pub mod config;
@@ -53,7 +54,7 @@ pub mod streaming;
 pub use client::{CallOptions, Client};
 pub use context::Context;
 pub use errors::{http_code, status_text, Error, Result};
-pub use micro_macros::handler;
+pub use micro_macros::{handler, subscriber};
 
 /// For implementing [`registry::Registry`] and [`selector::Selector`].
 pub use async_trait::async_trait;

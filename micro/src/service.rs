@@ -15,13 +15,14 @@
 //! }
 //! ```
 
+use crate::broker::{Broker, SubscribeOptions, Subscription};
 use crate::client::Client;
 use crate::config::Config;
 use crate::registry::{Metadata, Registry};
 use crate::server::{
-    Endpoint, Handler, RunningServer, Server, ServerOptions, DEFAULT_DRAIN_TIMEOUT,
-    DEFAULT_MAX_MESSAGE_SIZE,
+    Endpoint, Handler, RunningServer, Server, ServerOptions, Subscriber, SubscriberEndpoint,
 };
+use crate::server::{DEFAULT_DRAIN_TIMEOUT, DEFAULT_MAX_MESSAGE_SIZE};
 use crate::Error;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -34,6 +35,8 @@ pub struct Service {
     server: Server,
     client: Client,
     name: String,
+    broker: Arc<dyn Broker>,
+    subscribers: Vec<(String, SubscriberEndpoint, SubscribeOptions)>,
 }
 
 impl Service {
@@ -52,12 +55,32 @@ impl Service {
         self.client.clone()
     }
 
-    /// Starts serving and registers; returns a handle to stop it.
+    /// The broker its subscribers and client use.
+    pub fn broker(&self) -> &Arc<dyn Broker> {
+        &self.broker
+    }
+
+    /// Starts serving, registers, and subscribes its subscribers; returns a handle to stop it.
     pub async fn start(self) -> crate::Result<RunningService> {
         let server = self.server.start().await?;
+        let mut subscriptions = Vec::new();
+        for (topic, endpoint, opts) in &self.subscribers {
+            let handler = endpoint.handler(&self.name);
+            match self.broker.subscribe(topic, handler, opts.clone()).await {
+                Ok(s) => subscriptions.push(s),
+                Err(e) => {
+                    for s in subscriptions {
+                        let _ = s.unsubscribe().await;
+                    }
+                    let _ = server.stop().await;
+                    return Err(e.into());
+                }
+            }
+        }
         Ok(RunningService {
             server,
             client: self.client,
+            subscriptions,
         })
     }
 
@@ -104,6 +127,7 @@ pub async fn shutdown_signal() {
 pub struct RunningService {
     server: RunningServer,
     client: Client,
+    subscriptions: Vec<Subscription>,
 }
 
 impl RunningService {
@@ -122,8 +146,13 @@ impl RunningService {
         self.client.clone()
     }
 
-    /// Graceful stop: deregister, stop accepting, drain.
+    /// Graceful stop: unsubscribe, deregister, stop accepting, drain.
     pub async fn stop(self) -> crate::Result<()> {
+        for s in self.subscriptions {
+            if let Err(e) = s.unsubscribe().await {
+                tracing::warn!(error = %e, "unsubscribing failed");
+            }
+        }
         self.server.stop().await
     }
 
@@ -145,6 +174,8 @@ pub struct ServiceBuilder {
     client: Option<Client>,
     handlers: Vec<Arc<dyn Handler>>,
     endpoints: Vec<Endpoint>,
+    broker: Option<Arc<dyn Broker>>,
+    subscribers: Vec<(String, Arc<dyn Subscriber>, SubscribeOptions)>,
     register_ttl: Option<Duration>,
     register_interval: Option<Duration>,
     max_message_size: Option<usize>,
@@ -193,6 +224,29 @@ impl ServiceBuilder {
     /// The registry (default `MICRO_REGISTRY`).
     pub fn registry(mut self, registry: Arc<dyn Registry>) -> Self {
         self.registry = Some(registry);
+        self
+    }
+
+    /// The broker (default `MICRO_BROKER`, else http over the service's registry).
+    pub fn broker(mut self, broker: Arc<dyn Broker>) -> Self {
+        self.broker = Some(broker);
+        self
+    }
+
+    /// Subscribes a `#[micro::subscriber]` to `topic`: every instance gets every message.
+    pub fn subscriber(self, topic: impl Into<String>, subscriber: impl Subscriber) -> Self {
+        self.subscriber_with(topic, subscriber, SubscribeOptions::default())
+    }
+
+    /// Subscribes with options, e.g. a queue group so each message goes to one instance.
+    pub fn subscriber_with(
+        mut self,
+        topic: impl Into<String>,
+        subscriber: impl Subscriber,
+        opts: SubscribeOptions,
+    ) -> Self {
+        self.subscribers
+            .push((topic.into(), Arc::new(subscriber), opts));
         self
     }
 
@@ -250,9 +304,18 @@ impl ServiceBuilder {
             None => crate::registry::by_name(&config.registry, config.registry_address.as_deref())?,
         };
         let max_message_size = self.max_message_size.unwrap_or(DEFAULT_MAX_MESSAGE_SIZE);
+        let broker = match self.broker {
+            Some(b) => b,
+            None => crate::broker::by_name(
+                &config.broker,
+                config.broker_address.as_deref(),
+                Arc::clone(&registry),
+            )?,
+        };
         let client = self.client.unwrap_or_else(|| {
             Client::builder()
                 .registry(Arc::clone(&registry))
+                .broker(Arc::clone(&broker))
                 .from_service(name.clone())
                 .max_message_size(max_message_size)
                 .build()
@@ -267,6 +330,7 @@ impl ServiceBuilder {
             advertise: self.advertise,
             metadata: self.metadata,
             registry,
+            broker: broker.name().to_string(),
             register_ttl: self.register_ttl.unwrap_or(config.register_ttl),
             register_interval: self.register_interval.unwrap_or(config.register_interval),
             max_message_size,
@@ -279,10 +343,19 @@ impl ServiceBuilder {
         for endpoint in self.endpoints {
             server.endpoint(endpoint);
         }
+        let mut subscribers = Vec::new();
+        for (topic, subscriber, opts) in self.subscribers {
+            for endpoint in subscriber.endpoints() {
+                server.list_subscriber(endpoint.info(&topic));
+                subscribers.push((topic.clone(), endpoint, opts.clone()));
+            }
+        }
         Ok(Service {
             server,
             client,
             name,
+            broker,
+            subscribers,
         })
     }
 }

@@ -563,3 +563,86 @@ pub fn http_get(address: &str, path: &str) -> Option<String> {
         .split_once("\r\n\r\n")
         .map(|(_, body)| body.to_string())
 }
+
+/// A real nats-server on a free loopback port, stopped on drop; restartable on the same port.
+#[derive(Debug)]
+pub struct Nats {
+    child: Option<Child>,
+    /// Client port.
+    pub port: u16,
+}
+
+impl Nats {
+    /// Starts nats-server and waits until it accepts connections. Panics with an install hint
+    /// when the binary is missing.
+    pub fn start() -> Self {
+        let mut nats = Nats {
+            child: None,
+            port: free_port(),
+        };
+        nats.launch();
+        nats
+    }
+
+    fn launch(&mut self) {
+        let child = std::process::Command::new("nats-server")
+            .args(["-a", "127.0.0.1", "-p", &self.port.to_string()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!("nats-server is needed: apt-get install -y nats-server ({e})")
+            });
+        self.child = Some(Child(child));
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "nats-server did not listen on {}",
+                self.port
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// `nats://127.0.0.1:<port>`.
+    pub fn address(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+
+    /// Kills the server and starts it again on the same port.
+    pub fn restart(&mut self) {
+        self.child = None;
+        self.launch();
+    }
+}
+
+/// Polls `f` until it is true; panics after `limit`, saying `what`.
+pub async fn eventually(what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + limit;
+    while !f() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{what}: not within {limit:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// The topic `test-service` subscribes to when `MICRO_TEST_EVENTS_FILE` is set.
+pub const EVENTS: &str = "go.micro.test.events";
+
+/// Appends each message to the file named by `MICRO_TEST_EVENTS_FILE`, one line each.
+#[micro::subscriber]
+pub async fn record_event(_ctx: &Context, msg: proto::EchoRequest) -> Result<()> {
+    use std::io::Write;
+    let path = std::env::var("MICRO_TEST_EVENTS_FILE")
+        .map_err(|_| Error::internal_server_error(SERVICE, "no events file"))?;
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .map_err(|e| Error::internal_server_error(SERVICE, e.to_string()))?;
+    writeln!(file, "{}", msg.message)
+        .map_err(|e| Error::internal_server_error(SERVICE, e.to_string()))
+}

@@ -429,7 +429,15 @@ async fn debug_endpoints_answer() {
     let names: Vec<&str> = record.endpoints.iter().map(|e| e.name.as_str()).collect();
     assert_eq!(
         names,
-        ["Test.Echo", "Test.Fail", "Test.Panic", "Test.Sleep"]
+        [
+            "Test.Chat",
+            "Test.Collect",
+            "Test.Echo",
+            "Test.Fail",
+            "Test.Flood",
+            "Test.Panic",
+            "Test.Sleep"
+        ]
     );
     svc.stop().await.unwrap();
 }

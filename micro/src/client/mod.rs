@@ -16,6 +16,7 @@
 
 mod backoff;
 mod pool;
+mod publish;
 mod retry;
 mod stream;
 
@@ -139,6 +140,9 @@ struct Inner {
     max_message_size: usize,
     /// The calling service's name, sent as `micro-from-service`.
     from_service: Option<String>,
+    /// The registry, for a default broker made on first publish.
+    registry: Option<Arc<dyn Registry>>,
+    broker: std::sync::OnceLock<Arc<dyn crate::broker::Broker>>,
 }
 
 impl Client {
@@ -394,6 +398,7 @@ fn describe(
 pub struct ClientBuilder {
     registry: Option<Arc<dyn Registry>>,
     selector: Option<Arc<dyn Selector>>,
+    broker: Option<Arc<dyn crate::broker::Broker>>,
     timeout: Option<Duration>,
     retries: Option<u32>,
     max_message_size: Option<usize>,
@@ -410,6 +415,12 @@ impl ClientBuilder {
     /// Pick nodes with this selector (overrides [`registry`](Self::registry)).
     pub fn selector(mut self, selector: Arc<dyn Selector>) -> Self {
         self.selector = Some(selector);
+        self
+    }
+
+    /// Publish through this broker (default: `MICRO_BROKER`, made on first publish).
+    pub fn broker(mut self, broker: Arc<dyn crate::broker::Broker>) -> Self {
+        self.broker = Some(broker);
         self
     }
 
@@ -439,12 +450,17 @@ impl ClientBuilder {
 
     /// The client. Without a registry or selector it uses the shared in-process registry.
     pub fn build(self) -> Client {
+        let registry = self.registry;
         let selector = self.selector.unwrap_or_else(|| {
-            let registry = self
-                .registry
+            let registry = registry
+                .clone()
                 .unwrap_or_else(crate::registry::MemoryRegistry::shared);
             Arc::new(RegistrySelector::new(registry))
         });
+        let broker = std::sync::OnceLock::new();
+        if let Some(b) = self.broker {
+            let _ = broker.set(b);
+        }
         Client {
             inner: Arc::new(Inner {
                 selector,
@@ -453,6 +469,8 @@ impl ClientBuilder {
                 retries: self.retries.unwrap_or(DEFAULT_RETRIES),
                 max_message_size: self.max_message_size.unwrap_or(DEFAULT_MAX_MESSAGE_SIZE),
                 from_service: self.from_service,
+                registry,
+                broker,
             }),
         }
     }

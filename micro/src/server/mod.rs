@@ -8,8 +8,10 @@ mod grpc;
 mod handler;
 mod register;
 mod router;
+mod subscriber;
 
 pub use handler::{Endpoint, Handler};
+pub use subscriber::{Subscriber, SubscriberEndpoint};
 
 use crate::debug::Stats;
 use crate::registry::{Metadata, Registry};
@@ -42,6 +44,8 @@ pub struct ServerOptions {
     pub metadata: Metadata,
     /// Registry to register in.
     pub registry: Arc<dyn Registry>,
+    /// Name of the broker the service's subscribers use, for node metadata.
+    pub broker: String,
     /// How long a registration lives (`MICRO_REGISTER_TTL`).
     pub register_ttl: Duration,
     /// How often to register again (`MICRO_REGISTER_INTERVAL`).
@@ -67,6 +71,8 @@ pub struct Server {
     options: ServerOptions,
     router: Router,
     stats: Arc<Stats>,
+    /// Subscriber endpoints to list in the registry (the broker delivers to them).
+    subscribers: Vec<crate::registry::Endpoint>,
 }
 
 impl Server {
@@ -86,7 +92,13 @@ impl Server {
             options,
             router,
             stats,
+            subscribers: Vec::new(),
         }
+    }
+
+    /// Lists a subscriber endpoint in the registry record.
+    pub fn list_subscriber(&mut self, endpoint: crate::registry::Endpoint) {
+        self.subscribers.push(endpoint);
     }
 
     /// Serves every endpoint of `handler`.
@@ -101,18 +113,22 @@ impl Server {
         self.router.add(endpoint);
     }
 
-    /// The endpoints the registry will list.
+    /// The endpoints the registry will list: handlers, then subscribers.
     pub fn endpoints(&self) -> Vec<crate::registry::Endpoint> {
-        self.router.public_endpoints()
+        let mut endpoints = self.router.public_endpoints();
+        endpoints.extend(self.subscribers.iter().cloned());
+        endpoints
     }
 
     /// Binds, registers and starts serving. Returns once the service is registered, or once
     /// registration failed (it is then retried every second in the background).
     pub async fn start(self) -> crate::Result<RunningServer> {
+        let endpoints = self.endpoints();
         let Server {
             options,
             router,
             stats,
+            ..
         } = self;
         let listener = TcpListener::bind(&options.address).await.map_err(|e| {
             crate::Error::internal_server_error(
@@ -127,7 +143,7 @@ impl Server {
             .advertise
             .clone()
             .unwrap_or_else(|| advertise_address(local));
-        let registration = Registration::new(&options, &advertise, router.public_endpoints());
+        let registration = Registration::new(&options, &advertise, endpoints);
         let shared = Arc::new(Shared {
             name: options.name.clone(),
             router,

@@ -25,7 +25,7 @@ impl Registration {
         let metadata = BTreeMap::from(
             [
                 ("registry", registry.name()),
-                ("broker", "http"),
+                ("broker", options.broker.as_str()),
                 ("server", "grpc"),
                 ("transport", "grpc"),
                 ("protocol", "grpc"),

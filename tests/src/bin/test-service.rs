@@ -1,4 +1,6 @@
-//! The test service as a process, for tests that signal or kill it.
+//! The test service as a process, for tests that signal or kill it. With
+//! `MICRO_TEST_EVENTS_FILE` set it also subscribes to `go.micro.test.events` and appends every
+//! message to that file.
 
 #[tokio::main]
 async fn main() -> micro::Result<()> {
@@ -8,13 +10,15 @@ async fn main() -> micro::Result<()> {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .init();
-    micro::Service::builder()
+    let handler = micro_tests::TestHandler {
+        instance: std::process::id().to_string(),
+        ..Default::default()
+    };
+    let mut builder = micro::Service::builder()
         .name(micro_tests::SERVICE)
-        .handler(micro_tests::TestHandler {
-            instance: std::process::id().to_string(),
-            ..Default::default()
-        })
-        .build()?
-        .run()
-        .await
+        .handler(handler);
+    if std::env::var_os("MICRO_TEST_EVENTS_FILE").is_some() {
+        builder = builder.subscriber(micro_tests::EVENTS, micro_tests::RecordEvent);
+    }
+    builder.build()?.run().await
 }

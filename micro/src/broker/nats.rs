@@ -1,0 +1,167 @@
+//! The NATS broker, for production, via `async-nats`.
+//!
+//! Wire format, so that any NATS client can publish and consume micro events: the subject is the
+//! topic, the payload is the encoded body alone, and the headers (`Content-Type`, `Micro-Topic`,
+//! `Micro-Id`, the publisher's metadata) are NATS headers. Queue subscriptions are NATS queue
+//! groups. async-nats reconnects by itself and subscriptions survive a server restart.
+
+use super::{Broker, BrokerError, Event, Handler, Message, SubscribeOptions, Subscription};
+use futures::{FutureExt, StreamExt};
+use std::time::Duration;
+use tokio::sync::OnceCell;
+
+/// Where NATS is unless `MICRO_BROKER_ADDRESS` says otherwise.
+pub const DEFAULT_ADDRESS: &str = "nats://127.0.0.1:4222";
+
+fn backend(e: impl std::fmt::Display) -> BrokerError {
+    BrokerError::Backend {
+        broker: "nats",
+        detail: e.to_string(),
+    }
+}
+
+/// Broker over a NATS server (or cluster: addresses separated by commas).
+pub struct NatsBroker {
+    addresses: Vec<String>,
+    client: OnceCell<async_nats::Client>,
+}
+
+impl std::fmt::Debug for NatsBroker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NatsBroker")
+            .field("addresses", &self.addresses)
+            .finish_non_exhaustive()
+    }
+}
+
+impl NatsBroker {
+    /// A broker for `address` (`nats://host:port`, comma-separated for a cluster); it connects
+    /// on first use.
+    pub fn new(address: &str) -> Self {
+        let addresses = address
+            .split(',')
+            .map(str::trim)
+            .filter(|a| !a.is_empty())
+            .map(|a| {
+                if a.contains("://") {
+                    a.to_string()
+                } else {
+                    format!("nats://{a}")
+                }
+            })
+            .collect();
+        NatsBroker {
+            addresses,
+            client: OnceCell::new(),
+        }
+    }
+
+    async fn client(&self) -> Result<&async_nats::Client, BrokerError> {
+        self.client
+            .get_or_try_init(|| async {
+                let addresses: Vec<async_nats::ServerAddr> = self
+                    .addresses
+                    .iter()
+                    .map(|a| a.parse().map_err(backend))
+                    .collect::<Result<_, _>>()?;
+                async_nats::ConnectOptions::new()
+                    .connection_timeout(Duration::from_secs(5))
+                    .connect(addresses)
+                    .await
+                    .map_err(|e| {
+                        backend(format!("connecting to {}: {e}", self.addresses.join(",")))
+                    })
+            })
+            .await
+    }
+}
+
+#[async_trait::async_trait]
+impl Broker for NatsBroker {
+    fn name(&self) -> &'static str {
+        "nats"
+    }
+
+    async fn connect(&self) -> Result<(), BrokerError> {
+        self.client().await.map(|_| ())
+    }
+
+    async fn disconnect(&self) -> Result<(), BrokerError> {
+        match self.client.get() {
+            Some(client) => client.drain().await.map_err(backend),
+            None => Ok(()),
+        }
+    }
+
+    async fn publish(&self, topic: &str, message: Message) -> Result<(), BrokerError> {
+        let client = self.client().await?;
+        let mut headers = async_nats::HeaderMap::new();
+        for (k, v) in &message.header {
+            headers.insert(k.as_str(), v.as_str());
+        }
+        client
+            .publish_with_headers(topic.to_string(), headers, message.body)
+            .await
+            .map_err(|e| backend(format!("publishing to {topic}: {e}")))
+    }
+
+    async fn subscribe(
+        &self,
+        topic: &str,
+        handler: Handler,
+        opts: SubscribeOptions,
+    ) -> Result<Subscription, BrokerError> {
+        let client = self.client().await?;
+        let mut subscriber = match &opts.queue {
+            Some(queue) => {
+                client
+                    .queue_subscribe(topic.to_string(), queue.clone())
+                    .await
+            }
+            None => client.subscribe(topic.to_string()).await,
+        }
+        .map_err(|e| backend(format!("subscribing to {topic}: {e}")))?;
+        // Make sure the server has the subscription before we say it exists.
+        client.flush().await.map_err(backend)?;
+        let (stop_tx, mut stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let name = topic.to_string();
+        tokio::spawn(async move {
+            loop {
+                let next = tokio::select! {
+                    m = subscriber.next() => m,
+                    _ = &mut stop_rx => {
+                        let _ = subscriber.unsubscribe().await;
+                        return;
+                    }
+                };
+                let Some(msg) = next else { return };
+                let mut header = crate::metadata::Metadata::new();
+                if let Some(h) = &msg.headers {
+                    for (k, values) in h.iter() {
+                        if let Some(v) = values.first() {
+                            header.insert(k.to_string(), v.as_str().to_string());
+                        }
+                    }
+                }
+                let message = Message {
+                    header,
+                    body: msg.payload,
+                };
+                let id = message.header(super::ID).unwrap_or("").to_string();
+                if let Err(e) = handler(Event {
+                    topic: name.clone(),
+                    message,
+                })
+                .await
+                {
+                    tracing::warn!(topic = %name, %id, error = %e, "subscriber failed");
+                }
+            }
+        });
+        let stop = async move {
+            let _ = stop_tx.send(());
+            Ok(())
+        };
+        Ok(Subscription::new(topic, opts.queue, stop.boxed()))
+    }
+}
