@@ -43,6 +43,7 @@ pub mod codec;
 pub mod config;
 pub mod context;
 pub mod debug;
+pub mod describe;
 mod errors;
 pub mod metadata;
 pub mod registry;

@@ -150,11 +150,13 @@ async fn etcdctl_shows_the_go_micro_layout_under_one_long_lived_lease() {
     assert_eq!(value["nodes"][0]["id"], svc.node_id());
     assert_eq!(value["nodes"][0]["address"], svc.local_addr().to_string());
     assert_eq!(value["nodes"][0]["metadata"]["registry"], "etcd");
-    assert_eq!(value["endpoints"][0]["name"], "Test.Echo");
-    assert_eq!(
-        value["endpoints"][0]["request"]["values"][0]["name"],
-        "message"
-    );
+    let echo = value["endpoints"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == "Test.Echo")
+        .unwrap();
+    assert_eq!(echo["request"]["values"][0]["name"], "message");
 
     // One lease, kept alive across heartbeats rather than replaced.
     let leases = || etcd.etcdctl(&["lease", "list"]);

@@ -121,8 +121,24 @@ impl Broker for NatsBroker {
             None => client.subscribe(topic.to_string()).await,
         }
         .map_err(|e| backend(format!("subscribing to {topic}: {e}")))?;
-        // Make sure the server has the subscription before we say it exists.
-        client.flush().await.map_err(backend)?;
+        // Return only once the server has the subscription: a message to our own inbox, sent
+        // after the subscription, comes back only after the server processed both in order.
+        // (`flush` alone only empties our write buffer.)
+        let inbox = client.new_inbox();
+        let mut probe = client.subscribe(inbox.clone()).await.map_err(backend)?;
+        client
+            .publish(inbox, bytes::Bytes::new())
+            .await
+            .map_err(backend)?;
+        match tokio::time::timeout(Duration::from_secs(5), probe.next()).await {
+            Ok(Some(_)) => {}
+            _ => {
+                return Err(backend(format!(
+                    "the server did not confirm the subscription to {topic} within 5 s"
+                )))
+            }
+        }
+        let _ = probe.unsubscribe().await;
         let (stop_tx, mut stop_rx) = tokio::sync::oneshot::channel::<()>();
         let name = topic.to_string();
         tokio::spawn(async move {

@@ -1,0 +1,224 @@
+//! The CLI: `micro list|get|call|stream|publish|health|stats|register|deregister|cli`.
+//!
+//! Commands write to a writer and return a [`Failure`] with its exit code, so the interactive
+//! shell runs exactly the same code as the command line.
+
+mod commands;
+mod shell;
+
+use clap::{Parser, Subcommand};
+use micro::registry::Registry;
+use std::io::Write;
+use std::sync::Arc;
+
+const EXAMPLES: &str = "Examples:
+  micro list services
+  micro get service go.micro.srv.greeter
+  micro call go.micro.srv.greeter Greeter.Call '{\"name\": \"John\"}'
+  micro stream go.micro.srv.greeter Greeter.Stream '{\"count\": 3}'
+  micro publish go.micro.topic.events '{\"message\": \"hello\"}'
+  micro --registry=etcd --registry_address=127.0.0.1:2379 list services";
+
+/// Micro for Rust: list, describe and call services, publish events.
+#[derive(Debug, Parser)]
+#[command(name = "micro", version, about, after_help = EXAMPLES, propagate_version = true)]
+pub struct Cli {
+    #[command(flatten)]
+    pub globals: Globals,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Flags every command takes; each also reads its `MICRO_*` variable.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Globals {
+    /// Registry: mdns, etcd or memory.
+    #[arg(long, global = true, env = "MICRO_REGISTRY")]
+    pub registry: Option<String>,
+    /// Registry address(es), comma-separated.
+    #[arg(
+        long = "registry_address",
+        alias = "registry-address",
+        global = true,
+        env = "MICRO_REGISTRY_ADDRESS"
+    )]
+    pub registry_address: Option<String>,
+    /// Broker: http, nats or memory.
+    #[arg(long, global = true, env = "MICRO_BROKER")]
+    pub broker: Option<String>,
+    /// Broker address.
+    #[arg(
+        long = "broker_address",
+        alias = "broker-address",
+        global = true,
+        env = "MICRO_BROKER_ADDRESS"
+    )]
+    pub broker_address: Option<String>,
+}
+
+/// The commands.
+#[derive(Debug, Clone, Subcommand)]
+pub enum Command {
+    /// List services.
+    #[command(after_help = "Example:\n  micro list services")]
+    List {
+        #[command(subcommand)]
+        what: ListWhat,
+    },
+    /// Describe a service: versions, nodes, endpoints.
+    #[command(after_help = "Example:\n  micro get service go.micro.srv.greeter")]
+    Get {
+        #[command(subcommand)]
+        what: GetWhat,
+    },
+    /// Call an endpoint with JSON; prints the reply.
+    #[command(
+        after_help = "Example:\n  micro call go.micro.srv.greeter Greeter.Call '{\"name\": \"John\"}'"
+    )]
+    Call(commands::CallArgs),
+    /// Open a stream: prints each reply. With --stdin, JSON lines from stdin are the requests.
+    #[command(
+        after_help = "Examples:\n  micro stream go.micro.srv.greeter Greeter.Stream '{\"count\": 3}'\n  printf '{\"stroke\":1}\\n{\"stroke\":2}\\n' | micro stream --stdin go.micro.srv.greeter Greeter.PingPong"
+    )]
+    Stream(commands::StreamArgs),
+    /// Publish a JSON message to a topic.
+    #[command(
+        after_help = "Example:\n  micro publish go.micro.topic.events '{\"message\": \"hello\"}'"
+    )]
+    Publish {
+        /// The topic.
+        topic: String,
+        /// The message, as JSON.
+        message: String,
+    },
+    /// Health of every node of a service (Debug.Health).
+    #[command(after_help = "Example:\n  micro health go.micro.srv.greeter")]
+    Health {
+        /// The service.
+        service: String,
+    },
+    /// Stats of every node of a service (Debug.Stats).
+    #[command(after_help = "Example:\n  micro stats go.micro.srv.greeter")]
+    Stats {
+        /// The service.
+        service: String,
+    },
+    /// Register a service record given as JSON.
+    #[command(
+        after_help = "Example:\n  micro register service '{\"name\":\"x\",\"version\":\"1\",\"nodes\":[{\"id\":\"x-1\",\"address\":\"127.0.0.1:9000\"}]}'"
+    )]
+    Register {
+        #[command(subcommand)]
+        what: RecordWhat,
+    },
+    /// Deregister a service record given as JSON.
+    #[command(
+        after_help = "Example:\n  micro deregister service '{\"name\":\"x\",\"version\":\"1\",\"nodes\":[{\"id\":\"x-1\"}]}'"
+    )]
+    Deregister {
+        #[command(subcommand)]
+        what: RecordWhat,
+    },
+    /// Interactive shell: the same commands, with history and completion.
+    Cli,
+}
+
+/// `micro list ...`
+#[derive(Debug, Clone, Subcommand)]
+pub enum ListWhat {
+    /// Every service name, sorted.
+    Services,
+}
+
+/// `micro get ...`
+#[derive(Debug, Clone, Subcommand)]
+pub enum GetWhat {
+    /// One service.
+    Service {
+        /// The service name.
+        name: String,
+    },
+}
+
+/// `micro register|deregister ...`
+#[derive(Debug, Clone, Subcommand)]
+pub enum RecordWhat {
+    /// A service record (go-micro's registry JSON).
+    Service {
+        /// The record, as JSON.
+        json: String,
+    },
+}
+
+/// A command failed: what to print on stderr, and the exit code.
+#[derive(Debug)]
+pub struct Failure {
+    pub message: String,
+    pub code: i32,
+}
+
+impl Failure {
+    fn new(message: impl Into<String>) -> Self {
+        Failure {
+            message: message.into(),
+            code: 1,
+        }
+    }
+}
+
+/// What commands work with, made from the global flags.
+#[derive(Clone)]
+pub struct Env {
+    pub registry: Arc<dyn Registry>,
+    pub client: micro::Client,
+}
+
+impl Env {
+    fn new(globals: &Globals) -> Result<Self, Failure> {
+        let registry_name = globals
+            .registry
+            .clone()
+            .unwrap_or_else(|| micro::registry::DEFAULT.into());
+        let registry =
+            micro::registry::by_name(&registry_name, globals.registry_address.as_deref())
+                .map_err(|e| Failure::new(e.to_string()))?;
+        let broker_name = globals.broker.clone().unwrap_or_else(|| "http".into());
+        let broker = micro::broker::by_name(
+            &broker_name,
+            globals.broker_address.as_deref(),
+            Arc::clone(&registry),
+        )
+        .map_err(|e| Failure::new(e.to_string()))?;
+        let client = micro::Client::builder()
+            .registry(Arc::clone(&registry))
+            .broker(Arc::clone(&broker))
+            .build();
+        Ok(Env { registry, client })
+    }
+}
+
+/// Runs a parsed command line; returns the exit code.
+pub async fn run(cli: Cli) -> i32 {
+    let env = match Env::new(&cli.globals) {
+        Ok(env) => env,
+        Err(f) => {
+            eprintln!("{}", f.message);
+            return f.code;
+        }
+    };
+    if let Command::Cli = cli.command {
+        return shell::run(env).await;
+    }
+    let mut out = std::io::stdout();
+    match commands::execute(&env, &cli.command, &mut out).await {
+        Ok(()) => {
+            let _ = out.flush();
+            0
+        }
+        Err(f) => {
+            let _ = out.flush();
+            eprintln!("{}", f.message);
+            f.code
+        }
+    }
+}
