@@ -1,0 +1,435 @@
+//! The real `micro` binary against real greeter and pubsub example processes, with etcd and with
+//! mDNS (inside a private network namespace).
+
+use micro_tests::{run_in_private_netns, Child, Etcd};
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// An example binary next to `micro`, built first if a lone `cargo test -p micro-tools` has not.
+fn example(name: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_BIN_EXE_micro"))
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    let path = dir.join(name);
+    if !path.exists() {
+        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .unwrap()
+            .to_path_buf();
+        let status = Command::new(env!("CARGO"))
+            .args(["build", "-p", "examples", "--bins"])
+            .current_dir(root)
+            .status()
+            .unwrap();
+        assert!(status.success(), "building the examples");
+    }
+    path
+}
+
+fn micro(envs: &[(&str, String)], args: &[&str]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_micro"));
+    cmd.args(args)
+        .env_remove("MICRO_REGISTRY")
+        .env_remove("MICRO_REGISTRY_ADDRESS")
+        .env_remove("MICRO_BROKER");
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    cmd.output().unwrap()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn ok(o: Output) -> String {
+    assert!(
+        o.status.success(),
+        "exit {:?}\nstdout: {}\nstderr: {}",
+        o.status,
+        stdout(&o),
+        stderr(&o)
+    );
+    stdout(&o)
+}
+
+fn spawn(name: &str, envs: &[(&str, String)], out: Stdio) -> Child {
+    let mut cmd = Command::new(example(name));
+    cmd.env_remove("MICRO_SERVER_ADDRESS")
+        .stdout(out)
+        .stderr(Stdio::null());
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    Child(cmd.spawn().unwrap())
+}
+
+/// Every command against a greeter and a pubsub subscriber that use the registry `envs` names.
+fn exercise(envs: &[(&str, String)], lasting_registry: bool) {
+    let _greeter = spawn("greeter", envs, Stdio::null());
+    let mut subscriber = spawn("pubsub-subscriber", envs, Stdio::piped());
+
+    // list services: wait (bounded) until both registered.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let listed = loop {
+        let out = ok(micro(envs, &["list", "services"]));
+        if out.contains("go.micro.srv.greeter") && out.contains("topic:go.micro.topic.events") {
+            break out;
+        }
+        assert!(Instant::now() < deadline, "services never listed: {out}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let names: Vec<&str> = listed.lines().collect();
+    let mut sorted = names.clone();
+    sorted.sort();
+    assert_eq!(names, sorted, "sorted, one a line");
+    assert!(names.contains(&"go.micro.srv.subscriber"));
+
+    // get service: the seed's layout, line by line.
+    let text = ok(micro(envs, &["get", "service", "go.micro.srv.greeter"]));
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines[..5],
+        [
+            "service  go.micro.srv.greeter",
+            "",
+            "version latest",
+            "",
+            "ID\tAddress\tPort\tMetadata"
+        ]
+    );
+    let node: Vec<&str> = lines[5].split('\t').collect();
+    assert!(
+        node[0].starts_with("go.micro.srv.greeter-")
+            && node[1] == "127.0.0.1"
+            && node[2].parse::<u16>().is_ok(),
+        "{}",
+        lines[5]
+    );
+    assert!(node[3].contains("server=grpc"), "{}", lines[5]);
+    let call_block = [
+        "",
+        "Endpoint: Greeter.Call",
+        "Metadata: stream=false",
+        "",
+        "Request: {",
+        "\tname string",
+        "}",
+        "",
+        "Response: {",
+        "\tmsg string",
+        "}",
+    ];
+    assert_eq!(lines[6..17], call_block, "{text}");
+    assert!(
+        text.contains(
+            "Endpoint: Greeter.Stream\nMetadata: stream=true\n\nRequest: {\n\tcount int64\n}"
+        ),
+        "{text}"
+    );
+
+    // call, in both output forms, with metadata, address and timeout.
+    let reply = ok(micro(
+        envs,
+        &[
+            "call",
+            "go.micro.srv.greeter",
+            "Greeter.Call",
+            r#"{"name": "John"}"#,
+        ],
+    ));
+    assert_eq!(reply, "{\n\t\"msg\": \"Hello John\"\n}\n");
+    let raw = ok(micro(
+        envs,
+        &[
+            "call",
+            "--output",
+            "raw",
+            "--metadata",
+            "user=john",
+            "--timeout",
+            "2s",
+            "go.micro.srv.greeter",
+            "Greeter.Call",
+            r#"{"name":"J"}"#,
+        ],
+    ));
+    assert_eq!(raw, "{\"msg\":\"Hello J\"}\n");
+    let address = format!("{}:{}", node[1], node[2]);
+    let pinned = ok(micro(
+        envs,
+        &[
+            "call",
+            "--address",
+            &address,
+            "go.micro.srv.greeter",
+            "Greeter.Call",
+            r#"{"name":"P"}"#,
+        ],
+    ));
+    assert!(pinned.contains("Hello P"));
+
+    // stream: server stream, then requests from stdin.
+    let streamed = ok(micro(
+        envs,
+        &[
+            "stream",
+            "go.micro.srv.greeter",
+            "Greeter.Stream",
+            r#"{"count": 3}"#,
+        ],
+    ));
+    assert_eq!(
+        streamed,
+        "{}\n{\n\t\"count\": \"1\"\n}\n{\n\t\"count\": \"2\"\n}\n"
+    );
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_micro"));
+    cmd.args([
+        "stream",
+        "--stdin",
+        "go.micro.srv.greeter",
+        "Greeter.PingPong",
+    ])
+    .stdin(Stdio::piped())
+    .stdout(Stdio::piped());
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().unwrap();
+    std::io::Write::write_all(
+        child.stdin.as_mut().unwrap(),
+        b"{\"stroke\": 1}\n{\"stroke\": 2}\n",
+    )
+    .unwrap();
+    drop(child.stdin.take());
+    let pongs = ok(child.wait_with_output().unwrap());
+    assert_eq!(
+        pongs,
+        "{\n\t\"stroke\": \"1\"\n}\n{\n\t\"stroke\": \"2\"\n}\n"
+    );
+
+    // publish: the subscriber process prints the event.
+    let published = ok(micro(
+        envs,
+        &[
+            "publish",
+            "go.micro.topic.events",
+            r#"{"id": "cli-1", "message": "from the cli"}"#,
+        ],
+    ));
+    assert_eq!(published, "ok\n");
+    let printed = first_line(&mut subscriber, Duration::from_secs(10));
+    assert_eq!(printed, "received cli-1 from ?: from the cli");
+
+    // health and stats of every node.
+    let health = ok(micro(envs, &["health", "go.micro.srv.greeter"]));
+    assert!(
+        health.trim_end().ends_with(&format!("  {address}  ok")),
+        "{health}"
+    );
+    let stats = ok(micro(envs, &["stats", "go.micro.srv.greeter"]));
+    let rows: Vec<&str> = stats.lines().collect();
+    assert_eq!(
+        rows[0],
+        "node\taddress\tstarted\tuptime\tmemory\tthreads\trequests\terrors"
+    );
+    assert!(
+        rows[1].contains(&address) && rows[1].contains(" UTC\t"),
+        "{stats}"
+    );
+
+    // register / deregister a record by hand. An mDNS record lives as long as the process that
+    // announces it, so only a lasting registry (etcd) still lists it after `micro` exits.
+    let record = r#"{"name":"go.micro.srv.manual","version":"1.0","nodes":[{"id":"manual-1","address":"127.0.0.1:9","metadata":{}}]}"#;
+    assert_eq!(ok(micro(envs, &["register", "service", record])), "ok\n");
+    if !lasting_registry {
+        assert_eq!(ok(micro(envs, &["deregister", "service", record])), "ok\n");
+        errors(envs);
+        return;
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !ok(micro(envs, &["list", "services"])).contains("go.micro.srv.manual") {
+        assert!(Instant::now() < deadline, "the registered record is listed");
+    }
+    assert_eq!(ok(micro(envs, &["deregister", "service", record])), "ok\n");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while ok(micro(envs, &["list", "services"])).contains("go.micro.srv.manual") {
+        assert!(
+            Instant::now() < deadline,
+            "the deregistered record leaves the list"
+        );
+    }
+    errors(envs);
+}
+
+/// Every error case, with its exit code.
+fn errors(envs: &[(&str, String)]) {
+    let unknown = micro(envs, &["frobnicate"]);
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(
+        stderr(&unknown).starts_with("error: unrecognized subcommand 'frobnicate'"),
+        "{}",
+        stderr(&unknown)
+    );
+    assert!(
+        stderr(&unknown).contains("Usage: micro"),
+        "{}",
+        stderr(&unknown)
+    );
+
+    let bad_args = micro(envs, &["call", "go.micro.srv.greeter"]);
+    assert_eq!(bad_args.status.code(), Some(2));
+    assert!(
+        stderr(&bad_args).contains("Usage: micro call"),
+        "{}",
+        stderr(&bad_args)
+    );
+
+    let missing = micro(envs, &["call", "go.micro.srv.nobody", "X.Y", "{}"]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert_eq!(
+        stderr(&missing),
+        "error calling go.micro.srv.nobody.X.Y: service not found\n"
+    );
+    let missing = micro(envs, &["get", "service", "go.micro.srv.nobody"]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert_eq!(stderr(&missing), "service not found: go.micro.srv.nobody\n");
+
+    let invalid = micro(
+        envs,
+        &[
+            "call",
+            "go.micro.srv.greeter",
+            "Greeter.Call",
+            r#"{"name": }"#,
+        ],
+    );
+    assert_eq!(invalid.status.code(), Some(1));
+    assert_eq!(
+        stderr(&invalid),
+        "invalid JSON in the request: expected value at line 1 column 10\n"
+    );
+    assert!(stdout(&invalid).is_empty());
+    let invalid = micro(envs, &["publish", "go.micro.topic.events", "nope"]);
+    assert_eq!(invalid.status.code(), Some(1));
+    assert!(
+        stderr(&invalid)
+            .starts_with("invalid JSON in the message: expected ident at line 1 column 2"),
+        "{}",
+        stderr(&invalid)
+    );
+}
+
+fn first_line(child: &mut Child, limit: Duration) -> String {
+    use std::io::BufRead;
+    let stdout = child.0.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = std::io::BufReader::new(stdout).read_line(&mut line);
+        let _ = tx.send(line.trim_end().to_string());
+    });
+    rx.recv_timeout(limit)
+        .expect("the subscriber printed nothing")
+}
+
+#[test]
+fn every_command_with_etcd() {
+    let etcd = Etcd::start();
+    exercise(
+        &[
+            ("MICRO_REGISTRY", "etcd".into()),
+            ("MICRO_REGISTRY_ADDRESS", etcd.address()),
+        ],
+        true,
+    );
+}
+
+#[test]
+fn every_command_with_mdns() {
+    if !run_in_private_netns("every_command_with_mdns") {
+        return;
+    }
+    exercise(&[("MICRO_REGISTRY", "mdns".into())], false);
+}
+
+#[test]
+fn flags_and_env_name_the_registry_alike() {
+    let etcd = Etcd::start();
+    let envs = [
+        ("MICRO_REGISTRY", "etcd".to_string()),
+        ("MICRO_REGISTRY_ADDRESS", etcd.address()),
+    ];
+    let _greeter = spawn("greeter", &envs, Stdio::null());
+    let address = etcd.address();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let by_flag = stdout(&micro(
+            &[],
+            &[
+                "--registry=etcd",
+                &format!("--registry_address={address}"),
+                "list",
+                "services",
+            ],
+        ));
+        let by_kebab = stdout(&micro(
+            &[],
+            &[
+                "list",
+                "services",
+                "--registry",
+                "etcd",
+                "--registry-address",
+                &address,
+            ],
+        ));
+        let by_env = stdout(&micro(&envs, &["list", "services"]));
+        if by_flag.contains("go.micro.srv.greeter") {
+            assert_eq!(by_flag, by_env);
+            assert_eq!(by_flag, by_kebab);
+            break;
+        }
+        assert!(Instant::now() < deadline, "the greeter never registered");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let version = ok(micro(&[], &["--version"]));
+    assert_eq!(version, format!("micro {}\n", env!("CARGO_PKG_VERSION")));
+    let help = ok(micro(&[], &["help", "call"]));
+    assert!(
+        help.contains("micro call go.micro.srv.greeter Greeter.Call"),
+        "{help}"
+    );
+}
+
+#[test]
+fn the_interactive_shell_through_a_pty() {
+    let etcd = Etcd::start();
+    let envs = [
+        ("MICRO_REGISTRY", "etcd".to_string()),
+        ("MICRO_REGISTRY_ADDRESS", etcd.address()),
+    ];
+    let _greeter = spawn("greeter", &envs, Stdio::null());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !stdout(&micro(&envs, &["list", "services"])).contains("go.micro.srv.greeter") {
+        assert!(Instant::now() < deadline, "the greeter never registered");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/shell.py");
+    let out = Command::new(micro_tests::python())
+        .arg(script)
+        .arg(env!("CARGO_BIN_EXE_micro"))
+        .env("MICRO_REGISTRY", "etcd")
+        .env("MICRO_REGISTRY_ADDRESS", etcd.address())
+        .env("HOME", std::env::temp_dir())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    assert_eq!(stdout(&out).trim(), "shell ok");
+}
