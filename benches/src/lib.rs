@@ -3,7 +3,9 @@
 //! - `codec`: protobuf and JSON encode/decode of the greeter's messages;
 //! - `call`: one call round trip, client to server over loopback, in one process;
 //! - `registry`: selector lookups through the cache, `list_services` with 1,000 services;
-//! - `stream`: streamed messages per second, micro next to raw tonic on the same proto.
+//! - `stream`: streamed messages per second, micro next to raw tonic on the same proto;
+//! - `broker`: publish -> deliver, micro on NATS next to raw async-nats, and the http broker;
+//! - `cli`: whole-process time of `micro list services` and `micro call`.
 //!
 //! This library holds the baseline: a raw tonic greeter, from the same proto.
 
