@@ -192,6 +192,7 @@ pub async fn execute(env: &Env, command: &Command, out: &mut dyn Write) -> Resul
             writeln!(out, "ok").map_err(io)?;
         }
         Command::Cli => return Err(Failure::new("already in the interactive shell")),
+        Command::Api(_) => return Err(Failure::new("micro api runs from the command line")),
     }
     Ok(())
 }

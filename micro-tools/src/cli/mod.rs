@@ -121,6 +121,38 @@ pub enum Command {
     },
     /// Interactive shell: the same commands, with history and completion.
     Cli,
+    /// The HTTP API gateway: routes HTTP to services through the registry.
+    #[command(
+        after_help = "Example:\n  MICRO_API_HANDLER=rpc MICRO_API_NAMESPACE=go.micro.srv micro api\n  curl -XPOST -H 'Content-Type: application/json' -d '{\"name\": \"John\"}' http://localhost:8080/greeter/call"
+    )]
+    Api(ApiArgs),
+}
+
+/// `micro api` flags.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ApiArgs {
+    /// Where to listen; `:8080` means every interface.
+    #[arg(long, env = "MICRO_API_ADDRESS", default_value = ":8080")]
+    pub address: String,
+    /// Handler: meta, rpc or event.
+    #[arg(long, env = "MICRO_API_HANDLER", default_value = "meta")]
+    pub handler: String,
+    /// Namespace prefixed to resolved service names.
+    #[arg(long, env = "MICRO_API_NAMESPACE", default_value = "go.micro.api")]
+    pub namespace: String,
+    /// Serve POST /rpc.
+    #[arg(
+        long = "enable_rpc",
+        alias = "enable-rpc",
+        env = "MICRO_API_ENABLE_RPC"
+    )]
+    pub enable_rpc: bool,
+    /// Answer CORS preflights and allow any origin.
+    #[arg(long = "enable_cors", alias = "enable-cors", env = "MICRO_API_ENABLE_CORS", default_value_t = true, action = clap::ArgAction::Set)]
+    pub enable_cors: bool,
+    /// Largest request body, in bytes.
+    #[arg(long = "max_body", alias = "max-body", env = "MICRO_API_MAX_BODY", default_value_t = 10 << 20)]
+    pub max_body: usize,
 }
 
 /// `micro list ...`
@@ -197,6 +229,47 @@ impl Env {
     }
 }
 
+/// `micro api`: serves the gateway until SIGINT or SIGTERM.
+async fn api(env: Env, args: &ApiArgs) -> i32 {
+    let handler = match args.handler.parse::<micro_api::Handler>() {
+        Ok(h) => h,
+        Err(e) => {
+            eprintln!("{e}");
+            return 2;
+        }
+    };
+    let address = if args.address.starts_with(':') {
+        format!("0.0.0.0{}", args.address)
+    } else {
+        args.address.clone()
+    };
+    let listener = match tokio::net::TcpListener::bind(&address).await {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("cannot listen on {address}: {e}");
+            return 1;
+        }
+    };
+    let options = micro_api::Options {
+        namespace: args.namespace.clone(),
+        handler,
+        enable_rpc: args.enable_rpc,
+        enable_cors: args.enable_cors,
+        max_body: args.max_body,
+    };
+    let app = micro_api::router(env.client.clone(), env.registry.clone(), options);
+    if let Ok(local) = listener.local_addr() {
+        eprintln!("micro api listening on {local}");
+    }
+    match micro_api::serve(listener, app, micro::service::shutdown_signal()).await {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("micro api: {e}");
+            1
+        }
+    }
+}
+
 /// Runs a parsed command line; returns the exit code.
 pub async fn run(cli: Cli) -> i32 {
     let env = match Env::new(&cli.globals) {
@@ -208,6 +281,9 @@ pub async fn run(cli: Cli) -> i32 {
     };
     if let Command::Cli = cli.command {
         return shell::run(env).await;
+    }
+    if let Command::Api(args) = &cli.command {
+        return api(env, args).await;
     }
     let mut out = std::io::stdout();
     match commands::execute(&env, &cli.command, &mut out).await {

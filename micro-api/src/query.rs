@@ -1,0 +1,136 @@
+//! Query parameters into the JSON request, typed by the endpoint's schema from the registry, so
+//! `?count=3` is a number for an int field and a string for a string field.
+
+use micro::registry::Value;
+use serde_json::{Map, Value as Json};
+use std::collections::BTreeMap;
+
+/// Merges `query` (`a=1&b.c=x&tags=a&tags=b`) into `body`; query values win.
+pub fn merge(body: &mut Map<String, Json>, query: &str, schema: Option<&Value>) {
+    let mut grouped: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        grouped.entry(decode(k)).or_default().push(decode(v));
+    }
+    for (key, values) in grouped {
+        let path: Vec<&str> = key.split('.').filter(|p| !p.is_empty()).collect();
+        let Some((last, parents)) = path.split_last() else {
+            continue;
+        };
+        let ty = field_type(schema, &path);
+        let value = convert(ty.as_deref(), &values);
+        let mut target = &mut *body;
+        for parent in parents {
+            let entry = target
+                .entry(parent.to_string())
+                .or_insert_with(|| Json::Object(Map::new()));
+            if !entry.is_object() {
+                *entry = Json::Object(Map::new());
+            }
+            target = match entry {
+                Json::Object(m) => m,
+                _ => unreachable!("made an object just above"),
+            };
+        }
+        target.insert(last.to_string(), value);
+    }
+}
+
+/// The schema type of the field at `path`, if the schema knows it.
+fn field_type(schema: Option<&Value>, path: &[&str]) -> Option<String> {
+    let mut current = schema?;
+    for name in path {
+        current = current.values.iter().find(|v| v.name == *name)?;
+    }
+    Some(current.r#type.clone())
+}
+
+fn convert(ty: Option<&str>, values: &[String]) -> Json {
+    match ty {
+        Some(t) if t.starts_with("[]") => {
+            Json::Array(values.iter().map(|v| scalar(Some(&t[2..]), v)).collect())
+        }
+        // Unknown to the schema: several values make a list, one a string.
+        None if values.len() > 1 => {
+            Json::Array(values.iter().map(|v| Json::String(v.clone())).collect())
+        }
+        ty => scalar(ty, values.last().map(String::as_str).unwrap_or("")),
+    }
+}
+
+fn scalar(ty: Option<&str>, v: &str) -> Json {
+    match ty {
+        Some("int32" | "int64" | "sint32" | "sint64" | "sfixed32" | "sfixed64") => v
+            .parse::<i64>()
+            .map(Json::from)
+            .unwrap_or_else(|_| Json::String(v.into())),
+        Some("uint32" | "uint64" | "fixed32" | "fixed64") => v
+            .parse::<u64>()
+            .map(Json::from)
+            .unwrap_or_else(|_| Json::String(v.into())),
+        Some("double" | "float") => v
+            .parse::<f64>()
+            .ok()
+            .and_then(|f| serde_json::Number::from_f64(f).map(Json::Number))
+            .unwrap_or_else(|| Json::String(v.into())),
+        Some("bool") => match v {
+            "true" | "1" => Json::Bool(true),
+            "false" | "0" => Json::Bool(false),
+            _ => Json::String(v.into()),
+        },
+        _ => Json::String(v.into()),
+    }
+}
+
+/// Percent-decoding of a query component, `+` as space.
+fn decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => match u8::from_str_radix(&s[i + 1..i + 3], 16) {
+                Ok(b) => {
+                    out.push(b);
+                    i += 2;
+                }
+                Err(_) => out.push(b'%'),
+            },
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn converts_by_schema() {
+        let schema = Value::new(
+            "Req",
+            "Req",
+            vec![
+                Value::new("name", "string", vec![]),
+                Value::new("count", "int64", vec![]),
+                Value::new("ok", "bool", vec![]),
+                Value::new("tags", "[]string", vec![]),
+                Value::new("inner", "Inner", vec![Value::new("n", "int32", vec![])]),
+            ],
+        );
+        let mut body = Map::new();
+        body.insert("name".into(), Json::from("body"));
+        merge(
+            &mut body,
+            "name=123&count=3&ok=true&tags=a&tags=b&inner.n=7&other=x%20y",
+            Some(&schema),
+        );
+        assert_eq!(
+            Json::Object(body),
+            serde_json::json!({"name": "123", "count": 3, "ok": true, "tags": ["a", "b"], "inner": {"n": 7}, "other": "x y"})
+        );
+    }
+}

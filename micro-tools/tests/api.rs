@@ -1,0 +1,403 @@
+//! `micro api` (the real binary) with curl and raw HTTP clients, against real example and test
+//! services registered in etcd.
+
+use micro_tests::{free_port, Child, Etcd};
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn example(name: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_BIN_EXE_micro"))
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    let path = dir.join(name);
+    if !path.exists() {
+        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .unwrap()
+            .to_path_buf();
+        let status = Command::new(env!("CARGO"))
+            .args(["build", "-p", "examples", "-p", "micro-tests", "--bins"])
+            .current_dir(root)
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+    path
+}
+
+struct Setup {
+    etcd: Etcd,
+    _children: Vec<Child>,
+}
+
+impl Setup {
+    fn envs(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("MICRO_REGISTRY", "etcd".into()),
+            ("MICRO_REGISTRY_ADDRESS", self.etcd.address()),
+        ]
+    }
+
+    fn spawn(&mut self, binary: &str, extra: &[(&str, &str)]) -> u32 {
+        let mut cmd = Command::new(example(binary));
+        cmd.envs(self.envs())
+            .env_remove("MICRO_SERVER_ADDRESS")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        for (k, v) in extra {
+            cmd.env(k, v);
+        }
+        let child = Child(cmd.spawn().unwrap());
+        let pid = child.0.id();
+        self._children.push(child);
+        pid
+    }
+
+    /// Starts `micro api` with these extra env vars and flags; returns its address.
+    fn api(&mut self, env: &[(&str, &str)], flags: &[&str]) -> String {
+        let address = format!("127.0.0.1:{}", free_port());
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_micro"));
+        cmd.envs(self.envs())
+            .arg("api")
+            .arg("--address")
+            .arg(&address)
+            .args(flags)
+            .stderr(Stdio::null());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        self._children.push(Child(cmd.spawn().unwrap()));
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(&address).is_err() {
+            assert!(Instant::now() < deadline, "micro api never listened");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        address
+    }
+
+    fn wait_registered(&self, service: &str) {
+        let registry = micro::registry::EtcdRegistry::new([self.etcd.address()]);
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while rt
+            .block_on(micro::registry::Registry::get_service(&registry, service))
+            .is_err()
+        {
+            assert!(Instant::now() < deadline, "{service} never registered");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+fn setup() -> Setup {
+    Setup {
+        etcd: Etcd::start(),
+        _children: Vec::new(),
+    }
+}
+
+/// curl; returns (status, headers, body).
+fn curl(args: &[&str]) -> (u16, String, String) {
+    let out: Output = Command::new("curl")
+        .args(["-s", "-S", "-D", "-"])
+        .args(args)
+        .output()
+        .expect("curl is needed: apt-get install -y curl");
+    assert!(
+        out.status.success(),
+        "curl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (status, head.to_lowercase(), body.to_string())
+}
+
+#[test]
+fn the_seed_example_and_the_rpc_handler() {
+    let mut s = setup();
+    s.spawn("greeter", &[]);
+    s.spawn("test-service", &[]);
+    s.wait_registered("go.micro.srv.greeter");
+    s.wait_registered("go.micro.test");
+    let api = s.api(
+        &[
+            ("MICRO_API_HANDLER", "rpc"),
+            ("MICRO_API_NAMESPACE", "go.micro.srv"),
+        ],
+        &[],
+    );
+
+    // The seed, exactly.
+    let (status, headers, body) = curl(&[
+        "-XPOST",
+        "-H",
+        "Content-Type: application/json",
+        "-d",
+        r#"{"name": "John"}"#,
+        &format!("http://{api}/greeter/call"),
+    ]);
+    assert_eq!((status, body.as_str()), (200, r#"{"msg":"Hello John"}"#));
+    assert!(headers.contains("content-type: application/json"));
+
+    // One segment: Greeter.Call; the query fills the request.
+    let (status, _, body) = curl(&[&format!("http://{api}/greeter?name=Query")]);
+    assert_eq!((status, body.as_str()), (200, r#"{"msg":"Hello Query"}"#));
+
+    // GET / answers the version.
+    let (status, _, body) = curl(&[&format!("http://{api}/")]);
+    assert_eq!(status, 200);
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&body).unwrap()["version"],
+        env!("CARGO_PKG_VERSION")
+    );
+
+    // Query values typed by the schema: a numeric-looking string stays a string, ints are ints.
+    let api2 = s.api(
+        &[
+            ("MICRO_API_HANDLER", "rpc"),
+            ("MICRO_API_NAMESPACE", "go.micro"),
+        ],
+        &["--enable_rpc", "--max_body", "1000"],
+    );
+    let (status, _, body) = curl(&[&format!(
+        "http://{api2}/test/echo?message=123&count=5&tags=a&tags=b"
+    )]);
+    assert_eq!(status, 200, "{body}");
+    let reply: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        (&reply["message"], &reply["count"]),
+        (&serde_json::json!("123"), &serde_json::json!("5")),
+        "{body}"
+    );
+
+    // Errors, always micro's JSON.
+    let error = |args: &[&str]| {
+        let (status, headers, body) = curl(args);
+        assert!(
+            headers.contains("content-type: application/json"),
+            "{headers}"
+        );
+        let e: serde_json::Value =
+            serde_json::from_str(&body).unwrap_or_else(|_| panic!("not JSON: {body}"));
+        (status, e)
+    };
+    let (status, e) = error(&[&format!("http://{api2}/nobody/call")]);
+    assert_eq!((status, e["code"].as_i64()), (404, Some(404)));
+    assert_eq!(e["detail"], "service go.micro.nobody not found");
+    let (status, e) = error(&[&format!("http://{api2}/test/nope")]);
+    assert_eq!(
+        (status, e["detail"].as_str()),
+        (
+            404,
+            Some("unknown endpoint Test.Nope of service go.micro.test")
+        )
+    );
+    let (status, e) = error(&[
+        "-XPOST",
+        "-d",
+        r#"{"message": }"#,
+        &format!("http://{api2}/test/echo"),
+    ]);
+    assert_eq!(status, 400);
+    assert_eq!(
+        e["detail"],
+        "invalid JSON: expected value at line 1 column 13"
+    );
+    let big = format!(r#"{{"message": "{}"}}"#, "x".repeat(2000));
+    let (status, e) = error(&["-XPOST", "-d", &big, &format!("http://{api2}/test/echo")]);
+    assert_eq!((status, e["code"].as_i64()), (413, Some(413)));
+    let (status, e) = error(&[
+        "-XPOST",
+        "-d",
+        r#"{"code": 409, "detail": "exists"}"#,
+        &format!("http://{api2}/test/fail"),
+    ]);
+    assert_eq!(
+        (status, e["detail"].as_str(), e["id"].as_str()),
+        (409, Some("exists"), Some("go.micro.test"))
+    );
+
+    // No reachable node: 503.
+    let dead = format!(
+        r#"{{"name":"go.micro.dead","version":"1","nodes":[{{"id":"dead-1","address":"127.0.0.1:{}"}}]}}"#,
+        free_port()
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_micro"))
+        .envs(s.envs())
+        .args(["register", "service", &dead])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let (status, e) = error(&[&format!("http://{api2}/dead/call")]);
+    assert_eq!((status, e["code"].as_i64()), (503, Some(503)), "{e}");
+
+    // /rpc.
+    let (status, _, body) = curl(&[
+        "-XPOST",
+        "-d",
+        r#"{"service": "go.micro.srv.greeter", "endpoint": "Greeter.Call", "request": {"name": "Rpc"}}"#,
+        &format!("http://{api2}/rpc"),
+    ]);
+    assert_eq!((status, body.as_str()), (200, r#"{"msg":"Hello Rpc"}"#));
+
+    // CORS preflight.
+    let (status, headers, _) = curl(&[
+        "-X",
+        "OPTIONS",
+        "-H",
+        "Origin: http://example.test",
+        "-H",
+        "Access-Control-Request-Method: POST",
+        &format!("http://{api2}/test/echo"),
+    ]);
+    assert_eq!(status, 200);
+    assert!(
+        headers.contains("access-control-allow-origin: http://example.test"),
+        "{headers}"
+    );
+
+    // The deadline passing on the way: 504.
+    let (status, e) = error(&[
+        "-XPOST",
+        "-d",
+        r#"{"millis": 6000}"#,
+        &format!("http://{api2}/test/sleep"),
+    ]);
+    assert_eq!((status, e["code"].as_i64()), (504, Some(408)), "{e}");
+}
+
+#[test]
+fn the_event_handler_publishes_the_request() {
+    let mut s = setup();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let registry: std::sync::Arc<dyn micro::registry::Registry> =
+        std::sync::Arc::new(micro::registry::EtcdRegistry::new([s.etcd.address()]));
+    let broker = micro::broker::HttpBroker::new(registry);
+    let (tx, rx) = std::sync::mpsc::channel::<micro::broker::Message>();
+    let handler: micro::broker::Handler =
+        std::sync::Arc::new(move |event: micro::broker::Event| {
+            let _ = tx.send(event.message);
+            Box::pin(async { Ok(()) })
+        });
+    let _sub = rt
+        .block_on(micro::broker::Broker::subscribe(
+            &broker,
+            "go.micro.evt.user",
+            handler,
+            Default::default(),
+        ))
+        .unwrap();
+    let api = s.api(
+        &[
+            ("MICRO_API_HANDLER", "event"),
+            ("MICRO_API_NAMESPACE", "go.micro.evt"),
+        ],
+        &[],
+    );
+    let (status, _, _) = curl(&[
+        "-XPOST",
+        "-H",
+        "X-Trace: t1",
+        "-d",
+        r#"{"user": "john"}"#,
+        &format!("http://{api}/user/login"),
+    ]);
+    assert_eq!(status, 204);
+    let message = rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the event arrives");
+    let event: serde_json::Value = serde_json::from_slice(&message.body).unwrap();
+    assert_eq!(event["name"], "login");
+    assert_eq!(event["data"], r#"{"user": "john"}"#);
+    assert_eq!(event["header"]["x-trace"], serde_json::json!(["t1"]));
+    assert_eq!(event["id"].as_str().unwrap().len(), 36);
+    assert!(event["timestamp"].as_u64().unwrap() > 1_700_000_000);
+}
+
+/// Raw HTTP/1.1 POST on loopback; the status code.
+fn post(address: &str, path: &str, body: &str) -> u16 {
+    use std::io::{Read, Write};
+    let Ok(mut stream) = std::net::TcpStream::connect(address) else {
+        return 0;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(20)));
+    let request = format!("POST {path} HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
+    if stream.write_all(request.as_bytes()).is_err() {
+        return 0;
+    }
+    let mut response = String::new();
+    let _ = stream.read_to_string(&mut response);
+    response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
+}
+
+#[test]
+fn two_hundred_concurrent_requests_survive_a_killed_node() {
+    let mut s = setup();
+    let first = s.spawn("greeter", &[]);
+    s.spawn("greeter", &[]);
+    let registry = micro::registry::EtcdRegistry::new([s.etcd.address()]);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while rt
+        .block_on(micro::registry::Registry::get_service(
+            &registry,
+            "go.micro.srv.greeter",
+        ))
+        .map_or(0, |v| v[0].nodes.len())
+        < 2
+    {
+        assert!(Instant::now() < deadline, "both greeters register");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let api = s.api(
+        &[
+            ("MICRO_API_HANDLER", "rpc"),
+            ("MICRO_API_NAMESPACE", "go.micro.srv"),
+        ],
+        &[],
+    );
+    let threads: Vec<_> = (0..200)
+        .map(|i| {
+            let api = api.clone();
+            std::thread::spawn(move || {
+                if i == 100 {
+                    let _ = Command::new("kill")
+                        .args(["-KILL", &first.to_string()])
+                        .status();
+                }
+                post(&api, "/greeter/call", r#"{"name": "load"}"#)
+            })
+        })
+        .collect();
+    let statuses: Vec<u16> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+    let failed: Vec<&u16> = statuses.iter().filter(|s| **s != 200).collect();
+    assert!(
+        failed.is_empty(),
+        "{} of 200 requests failed: {failed:?}",
+        failed.len()
+    );
+    // And the gateway is still up.
+    assert_eq!(post(&api, "/greeter/call", r#"{"name": "after"}"#), 200);
+}
