@@ -14,11 +14,13 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Handlers: `rpc` (JSON calls), `event` (publishes the request), and `meta`, the default, which
-//! uses rpc. Errors are always go-micro's JSON `{id, code, detail, status}`.
+//! Handlers: `rpc` (JSON calls; endpoints with `stream=true` over a WebSocket), `event`
+//! (publishes the request), and `meta`, the default, which uses rpc. Errors are always
+//! go-micro's JSON `{id, code, detail, status}`.
 
 pub mod query;
 pub mod resolve;
+mod websocket;
 
 use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
@@ -216,7 +218,12 @@ async fn rpc(gw: &Gateway, request: Request) -> Result<Response, Error> {
     let query = request.uri().query().unwrap_or("").to_string();
     let route = resolve::rpc_route(&path, &gw.options.namespace)
         .ok_or_else(|| Error::not_found(API_ID, "no service in the path"))?;
-    let (parts, body) = read_body(request, gw.options.max_body).await?;
+    let (parts, body) = if websocket::is_upgrade(request.headers()) {
+        // A WebSocket upgrade has no body to read; the connection carries the messages.
+        (request.into_parts().0, Bytes::new())
+    } else {
+        read_body(request, gw.options.max_body).await?
+    };
     let opts = call_options(&parts.headers);
 
     let proto = matches!(
@@ -251,11 +258,14 @@ async fn rpc(gw: &Gateway, request: Request) -> Result<Response, Error> {
             }
             e => Error::unavailable(API_ID, e.to_string()),
         })?;
-    let schema = versions
+    let endpoint = versions
         .iter()
         .flat_map(|v| v.endpoints.iter())
-        .find(|e| e.name == route.endpoint)
-        .and_then(|e| e.request.clone());
+        .find(|e| e.name == route.endpoint);
+    if endpoint.is_some_and(|e| e.metadata.get("stream").is_some_and(|s| s == "true")) {
+        return websocket::serve(gw.client.clone(), route, parts, opts).await;
+    }
+    let schema = endpoint.and_then(|e| e.request.clone());
     let mut request = if body.iter().all(u8::is_ascii_whitespace) {
         serde_json::Map::new()
     } else {

@@ -401,3 +401,91 @@ fn two_hundred_concurrent_requests_survive_a_killed_node() {
     // And the gateway is still up.
     assert_eq!(post(&api, "/greeter/call", r#"{"name": "after"}"#), 200);
 }
+
+#[test]
+fn streaming_endpoints_over_websocket() {
+    use futures::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    let mut s = setup();
+    s.spawn("greeter", &[]);
+    s.wait_registered("go.micro.srv.greeter");
+    let api = s.api(
+        &[
+            ("MICRO_API_HANDLER", "rpc"),
+            ("MICRO_API_NAMESPACE", "go.micro.srv"),
+        ],
+        &[],
+    );
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let texts = |ws: tokio_tungstenite::WebSocketStream<_>| async move {
+            let mut out = Vec::new();
+            let mut ws = ws;
+            while let Some(Ok(m)) = ws.next().await {
+                if let Message::Text(t) = m {
+                    out.push(t.to_string());
+                }
+            }
+            out
+        };
+        // Server stream: one request, every reply, then the server closes.
+        let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{api}/greeter/stream"))
+            .await
+            .unwrap();
+        ws.send(Message::Text(r#"{"count": 3}"#.into()))
+            .await
+            .unwrap();
+        assert_eq!(
+            texts(ws).await,
+            ["{}", r#"{"count":"1"}"#, r#"{"count":"2"}"#]
+        );
+
+        // Bidirectional: each ping answered; closing our side ends the stream.
+        let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{api}/greeter/ping-pong"))
+            .await
+            .unwrap();
+        for stroke in 1..=3 {
+            ws.send(Message::Text(format!(r#"{{"stroke": {stroke}}}"#).into()))
+                .await
+                .unwrap();
+            let reply = ws.next().await.unwrap().unwrap();
+            assert_eq!(
+                reply.into_text().unwrap().to_string(),
+                format!(r#"{{"stroke":"{stroke}"}}"#)
+            );
+        }
+        ws.close(None).await.unwrap();
+
+        // Invalid JSON: the error, then the close.
+        let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{api}/greeter/ping-pong"))
+            .await
+            .unwrap();
+        ws.send(Message::Text("{nope".into())).await.unwrap();
+        let got = texts(ws).await;
+        let e: serde_json::Value = serde_json::from_str(got.last().unwrap()).unwrap();
+        assert_eq!(e["code"], 400);
+        assert!(
+            e["detail"]
+                .as_str()
+                .unwrap()
+                .starts_with("invalid JSON: key must be a string"),
+            "{e}"
+        );
+    });
+    // Plain HTTP to a streaming endpoint says how to reach it.
+    let (status, _, body) = curl(&[
+        "-XPOST",
+        "-d",
+        "{}",
+        &format!("http://{api}/greeter/stream"),
+    ]);
+    assert_eq!(status, 400);
+    assert!(
+        body.contains("Greeter.Stream is a streaming endpoint: connect with a WebSocket"),
+        "{body}"
+    );
+}
