@@ -20,7 +20,10 @@
 
 pub mod query;
 pub mod resolve;
+mod tls;
 mod websocket;
+
+pub use tls::{acceptor as tls_acceptor, serve_tls};
 
 use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};

@@ -489,3 +489,45 @@ fn streaming_endpoints_over_websocket() {
         "{body}"
     );
 }
+
+#[test]
+fn tls_with_a_generated_certificate() {
+    let mut s = setup();
+    s.spawn("greeter", &[]);
+    s.wait_registered("go.micro.srv.greeter");
+    let dir = std::env::temp_dir().join(format!("micro-api-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    micro_tests::make_certificates(&dir);
+    let cert = dir.join("server.pem").display().to_string();
+    let key = dir.join("server.key").display().to_string();
+    let api = s.api(
+        &[
+            ("MICRO_API_HANDLER", "rpc"),
+            ("MICRO_API_NAMESPACE", "go.micro.srv"),
+        ],
+        &[
+            "--enable_tls",
+            "--tls_cert_file",
+            &cert,
+            "--tls_key_file",
+            &key,
+        ],
+    );
+    let ca = dir.join("ca.pem").display().to_string();
+    let (status, _, body) = curl(&[
+        "--cacert",
+        &ca,
+        "-XPOST",
+        "-d",
+        r#"{"name": "TLS"}"#,
+        &format!("https://{api}/greeter/call"),
+    ]);
+    assert_eq!((status, body.as_str()), (200, r#"{"msg":"Hello TLS"}"#));
+    // Without trusting the CA, curl refuses: it really is TLS with that certificate.
+    let out = Command::new("curl")
+        .args(["-s", &format!("https://{api}/")])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -477,8 +477,9 @@ impl Drop for Etcd {
     }
 }
 
-/// A CA, a server certificate for 127.0.0.1 and a client certificate, made with openssl.
-fn make_certificates(dir: &std::path::Path) {
+/// A CA (`ca.pem`), a server certificate for 127.0.0.1 (`server.pem`, `server.key`) and a
+/// client certificate (`client.pem`, `client.key`) in `dir`, made with openssl.
+pub fn make_certificates(dir: &std::path::Path) {
     let run = |args: &[&str]| {
         let out = std::process::Command::new("openssl")
             .current_dir(dir)

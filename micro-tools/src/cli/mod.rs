@@ -153,6 +153,23 @@ pub struct ApiArgs {
     /// Largest request body, in bytes.
     #[arg(long = "max_body", alias = "max-body", env = "MICRO_API_MAX_BODY", default_value_t = 10 << 20)]
     pub max_body: usize,
+    /// Serve HTTPS (rustls) with --tls_cert_file and --tls_key_file.
+    #[arg(long = "enable_tls", alias = "enable-tls", env = "MICRO_ENABLE_TLS")]
+    pub enable_tls: bool,
+    /// PEM certificate chain for TLS.
+    #[arg(
+        long = "tls_cert_file",
+        alias = "tls-cert-file",
+        env = "MICRO_TLS_CERT_FILE"
+    )]
+    pub tls_cert_file: Option<std::path::PathBuf>,
+    /// PEM private key for TLS.
+    #[arg(
+        long = "tls_key_file",
+        alias = "tls-key-file",
+        env = "MICRO_TLS_KEY_FILE"
+    )]
+    pub tls_key_file: Option<std::path::PathBuf>,
 }
 
 /// `micro list ...`
@@ -259,9 +276,30 @@ async fn api(env: Env, args: &ApiArgs) -> i32 {
     };
     let app = micro_api::router(env.client.clone(), env.registry.clone(), options);
     if let Ok(local) = listener.local_addr() {
-        eprintln!("micro api listening on {local}");
+        eprintln!(
+            "micro api listening on {local}{}",
+            if args.enable_tls { " (TLS)" } else { "" }
+        );
     }
-    match micro_api::serve(listener, app, micro::service::shutdown_signal()).await {
+    let served = if args.enable_tls {
+        let (Some(cert), Some(key)) = (&args.tls_cert_file, &args.tls_key_file) else {
+            eprintln!("--enable_tls needs --tls_cert_file and --tls_key_file");
+            return 2;
+        };
+        match micro_api::tls_acceptor(cert, key) {
+            Ok(acceptor) => {
+                micro_api::serve_tls(listener, app, acceptor, micro::service::shutdown_signal())
+                    .await
+            }
+            Err(e) => {
+                eprintln!("micro api: {e}");
+                return 1;
+            }
+        }
+    } else {
+        micro_api::serve(listener, app, micro::service::shutdown_signal()).await
+    };
+    match served {
         Ok(()) => 0,
         Err(e) => {
             eprintln!("micro api: {e}");
