@@ -20,6 +20,7 @@
 
 pub mod query;
 pub mod resolve;
+pub mod routes;
 mod tls;
 mod websocket;
 
@@ -97,14 +98,17 @@ struct Gateway {
     client: Client,
     registry: Arc<dyn Registry>,
     options: Options,
+    routes: routes::Table,
 }
 
 /// The gateway as an axum router.
 pub fn router(client: Client, registry: Arc<dyn Registry>, options: Options) -> axum::Router {
     let cors = options.enable_cors;
+    let registry = micro::registry::cached(registry);
     let gateway = Arc::new(Gateway {
         client,
-        registry: micro::registry::cached(registry),
+        routes: routes::Table::watch(Arc::clone(&registry)),
+        registry,
         options,
     });
     let mut app = axum::Router::new().route("/", get(root));
@@ -180,10 +184,56 @@ async fn read_body(request: Request, max: usize) -> Result<(http::request::Parts
 
 async fn dispatch(State(gw): State<Arc<Gateway>>, request: Request) -> Response {
     let result = match gw.options.handler {
-        Handler::Meta | Handler::Rpc => rpc(&gw, request).await,
+        Handler::Meta | Handler::Rpc => declared_or_rpc(&gw, request).await,
         Handler::Event => event(&gw, request).await,
     };
     result.unwrap_or_else(|e| error_response(&e))
+}
+
+/// Declared routes first (method, host, path), then micro v2 path resolution.
+async fn declared_or_rpc(gw: &Gateway, request: Request) -> Result<Response, Error> {
+    let host = request
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    match gw
+        .routes
+        .find(request.method().as_str(), &host, request.uri().path())
+    {
+        None => rpc(gw, request, None).await,
+        Some(routes::Match::MethodNotAllowed(allowed)) => Err(Error::method_not_allowed(
+            API_ID,
+            format!(
+                "{} {} is not allowed; the route takes {}",
+                request.method(),
+                request.uri().path(),
+                allowed.join(", ")
+            ),
+        )),
+        Some(routes::Match::Route(route, captures)) => match route.handler.as_str() {
+            "" | "rpc" | "meta" => {
+                let target = resolve::Route {
+                    service: route.service.clone(),
+                    endpoint: route.endpoint.clone(),
+                };
+                let captures = captures
+                    .into_iter()
+                    .map(|(k, v)| (k, query::decode_path(&v)))
+                    .collect();
+                rpc(gw, request, Some((target, captures))).await
+            }
+            "event" => event(gw, request).await,
+            other => Err(Error::not_implemented(
+                API_ID,
+                format!(
+                    "handler {other:?} of {} is not available yet",
+                    route.endpoint
+                ),
+            )),
+        },
+    }
 }
 
 fn content_type(headers: &HeaderMap) -> &str {
@@ -216,11 +266,21 @@ fn call_options(headers: &HeaderMap) -> CallOptions {
 }
 
 /// The rpc handler: resolve, build the request (body + query, typed by schema), call.
-async fn rpc(gw: &Gateway, request: Request) -> Result<Response, Error> {
+async fn rpc(
+    gw: &Gateway,
+    request: Request,
+    declared: Option<(resolve::Route, Vec<(String, String)>)>,
+) -> Result<Response, Error> {
     let path = request.uri().path().to_string();
     let query = request.uri().query().unwrap_or("").to_string();
-    let route = resolve::rpc_route(&path, &gw.options.namespace)
-        .ok_or_else(|| Error::not_found(API_ID, "no service in the path"))?;
+    let (route, captures) = match declared {
+        Some((route, captures)) => (route, captures),
+        None => (
+            resolve::rpc_route(&path, &gw.options.namespace)
+                .ok_or_else(|| Error::not_found(API_ID, "no service in the path"))?,
+            Vec::new(),
+        ),
+    };
     let (parts, body) = if websocket::is_upgrade(request.headers()) {
         // A WebSocket upgrade has no body to read; the connection carries the messages.
         (request.into_parts().0, Bytes::new())
@@ -284,6 +344,7 @@ async fn rpc(gw: &Gateway, request: Request) -> Result<Response, Error> {
         }
     };
     query::merge(&mut request, &query, schema.as_ref());
+    query::merge_pairs(&mut request, captures, schema.as_ref());
     let reply = gw
         .client
         .call_json(

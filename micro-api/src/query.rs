@@ -7,10 +7,23 @@ use std::collections::BTreeMap;
 
 /// Merges `query` (`a=1&b.c=x&tags=a&tags=b`) into `body`; query values win.
 pub fn merge(body: &mut Map<String, Json>, query: &str, schema: Option<&Value>) {
-    let mut grouped: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for pair in query.split('&').filter(|p| !p.is_empty()) {
+    let pairs = query.split('&').filter(|p| !p.is_empty()).map(|pair| {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        grouped.entry(decode(k)).or_default().push(decode(v));
+        (decode(k), decode(v))
+    });
+    merge_pairs(body, pairs, schema);
+}
+
+/// Merges decoded `key=value` pairs (dotted keys for nested fields, repeated keys for lists)
+/// into `body`, typed by `schema`; the pairs win.
+pub fn merge_pairs(
+    body: &mut Map<String, Json>,
+    pairs: impl IntoIterator<Item = (String, String)>,
+    schema: Option<&Value>,
+) {
+    let mut grouped: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (k, v) in pairs {
+        grouped.entry(k).or_default().push(v);
     }
     for (key, values) in grouped {
         let path: Vec<&str> = key.split('.').filter(|p| !p.is_empty()).collect();
@@ -80,6 +93,11 @@ fn scalar(ty: Option<&str>, v: &str) -> Json {
         },
         _ => Json::String(v.into()),
     }
+}
+
+/// Percent-decoding of a path segment (`+` stays `+`).
+pub fn decode_path(s: &str) -> String {
+    decode(&s.replace('+', "%2B"))
 }
 
 /// Percent-decoding of a query component, `+` as space.

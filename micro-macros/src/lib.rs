@@ -12,6 +12,10 @@ use syn::{parse_macro_input, FnArg, ImplItem, ItemImpl, LitStr, ReturnType, Type
 /// micro::Result<Rsp>`; it becomes endpoint `<Type>.<CamelCaseName>` (`ping_pong` becomes
 /// `PingPong`).
 ///
+/// HTTP routes for the gateway: `#[api(path = "/greeter/{name}", method = "GET")]` on a method
+/// (paths are templates whose `{captures}` become request fields, or `^regexes$` with named
+/// groups; `method`, `host` and `handler` are optional).
+///
 /// Streams: a request of type `micro::Streaming<Req>` makes a client stream, a reply of type
 /// `impl Stream<Item = micro::Result<Rsp>> + Send + 'static` (or `micro::ResponseStream<Rsp>`)
 /// a server stream, and both together a bidirectional stream. `#[micro::handler(name = "Example")]` names the handler `Example` instead of
@@ -43,7 +47,7 @@ pub fn handler(attr: TokenStream, item: TokenStream) -> TokenStream {
 
 fn expand_handler(
     attr: proc_macro2::TokenStream,
-    item: ItemImpl,
+    mut item: ItemImpl,
 ) -> syn::Result<proc_macro2::TokenStream> {
     let mut name_override: Option<LitStr> = None;
     if !attr.is_empty() {
@@ -69,13 +73,34 @@ fn expand_handler(
             "#[micro::handler] does not support generic handler types",
         ));
     }
-    let self_ty = &item.self_ty;
-    let type_name = match &**self_ty {
+    let self_ty = item.self_ty.clone();
+    let type_name = match &*self_ty {
         Type::Path(p) => p.path.segments.last().map(|s| s.ident.to_string()),
         _ => None,
     }
-    .ok_or_else(|| syn::Error::new_spanned(self_ty, "#[micro::handler] needs a named type"))?;
+    .ok_or_else(|| syn::Error::new_spanned(&self_ty, "#[micro::handler] needs a named type"))?;
     let handler_name = name_override.map(|l| l.value()).unwrap_or(type_name);
+
+    // `#[api(...)]` on a method declares HTTP routes; take them off the emitted methods.
+    let mut routes: std::collections::HashMap<String, Vec<(String, String)>> = Default::default();
+    for impl_item in &mut item.items {
+        let ImplItem::Fn(method) = impl_item else {
+            continue;
+        };
+        let mut kept = Vec::new();
+        for a in std::mem::take(&mut method.attrs) {
+            if a.path().is_ident("api") {
+                let pairs = api_metadata(&a)?;
+                routes
+                    .entry(method.sig.ident.to_string())
+                    .or_default()
+                    .extend(pairs);
+            } else {
+                kept.push(a);
+            }
+        }
+        method.attrs = kept;
+    }
 
     let mut endpoints = Vec::new();
     let mut checks = Vec::new();
@@ -219,6 +244,15 @@ fn expand_handler(
             (true, false) => format_ident!("client_stream"),
             (true, true) => format_ident!("bidi_stream"),
         };
+        let route_metadata: Vec<proc_macro2::TokenStream> = routes
+            .get(&fn_name.to_string())
+            .map(|pairs| {
+                std::iter::once(("endpoint".to_string(), endpoint.clone()))
+                    .chain(pairs.iter().cloned())
+                    .map(|(k, v)| quote! { .with_metadata(#k, #v) })
+                    .collect()
+            })
+            .unwrap_or_default();
         endpoints.push(quote! {
             {
                 let #this = ::std::sync::Arc::clone(&self);
@@ -226,6 +260,7 @@ fn expand_handler(
                     let #this = ::std::sync::Arc::clone(&#this);
                     async move { <#self_ty>::#fn_name(&#this, &ctx, req).await }
                 })
+                #(#route_metadata)*
             }
         });
     }
@@ -248,6 +283,32 @@ fn typed(arg: &FnArg) -> Option<&Type> {
         FnArg::Typed(t) => Some(&t.ty),
         FnArg::Receiver(_) => None,
     }
+}
+
+/// `#[api(path = "/greeter/{name}", method = "GET,POST", host = "...", handler = "rpc")]`: the
+/// go-micro api metadata of an endpoint, for the gateway's declared routes.
+fn api_metadata(attr: &syn::Attribute) -> syn::Result<Vec<(String, String)>> {
+    let mut pairs = Vec::new();
+    attr.parse_nested_meta(|meta| {
+        let key = meta
+            .path
+            .get_ident()
+            .map(|i| i.to_string())
+            .unwrap_or_default();
+        if !matches!(key.as_str(), "path" | "method" | "host" | "handler") {
+            return Err(meta.error("#[api] takes path, method, host and handler"));
+        }
+        let value: LitStr = meta.value()?.parse()?;
+        pairs.push((key, value.value()));
+        Ok(())
+    })?;
+    if !pairs.iter().any(|(k, _)| k == "path") {
+        return Err(syn::Error::new_spanned(
+            attr,
+            "#[api] needs a path, e.g. path = \"/greeter/{name}\"",
+        ));
+    }
+    Ok(pairs)
 }
 
 /// `T` of `Result<T>` (or `Result<T, E>`).

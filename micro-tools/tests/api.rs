@@ -531,3 +531,53 @@ fn tls_with_a_generated_certificate() {
     assert!(!out.status.success());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn declared_routes_match_first() {
+    let mut s = setup();
+    s.spawn("test-service", &[]);
+    s.wait_registered("go.micro.test");
+    // The routes are in the registry, in go-micro's api metadata.
+    let out = Command::new(env!("CARGO_BIN_EXE_micro"))
+        .envs(s.envs())
+        .args(["get", "service", "go.micro.test"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(text.contains("Endpoint: Test.Echo\nMetadata: endpoint=Test.Echo,method=GET,path=/echo/{message},stream=false"), "{text}");
+
+    let api = s.api(&[], &[]); // meta handler, namespace go.micro.api: only declared routes reach go.micro.test
+                               // Give the route table a moment to load (it refreshes every second), bounded.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let (status, body) = loop {
+        let (status, _, body) = curl(&[&format!("http://{api}/echo/hello%20there?count=2")]);
+        if status == 200 || Instant::now() > deadline {
+            break (status, body);
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(status, 200, "{body}");
+    let reply: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        (&reply["message"], &reply["count"]),
+        (&serde_json::json!("hello there"), &serde_json::json!("2"))
+    );
+
+    // A regex route: the named group is a typed field (code is an int32).
+    let (status, _, body) = curl(&[
+        "-XPOST",
+        "-d",
+        r#"{"detail": "taken"}"#,
+        &format!("http://{api}/fail/409"),
+    ]);
+    assert_eq!(status, 409, "{body}");
+    assert!(body.contains(r#""detail":"taken""#), "{body}");
+
+    // The path matches, the method does not: 405, saying what is allowed.
+    let (status, _, body) = curl(&[&format!("http://{api}/fail/409")]);
+    assert_eq!(status, 405, "{body}");
+    assert!(
+        body.contains("GET /fail/409 is not allowed; the route takes POST"),
+        "{body}"
+    );
+}

@@ -40,6 +40,7 @@ impl Drop for DropFlag {
 
 #[micro::handler(name = "Test")]
 impl TestHandler {
+    #[api(path = "/echo/{message}", method = "GET")]
     async fn echo(&self, ctx: &Context, req: proto::EchoRequest) -> Result<proto::EchoResponse> {
         Ok(proto::EchoResponse {
             message: req.message,
@@ -60,6 +61,7 @@ impl TestHandler {
         })
     }
 
+    #[api(path = "^/fail/(?P<code>[0-9]+)$", method = "POST")]
     async fn fail(&self, ctx: &Context, req: proto::FailRequest) -> Result<proto::FailResponse> {
         self.failures.fetch_add(1, Ordering::SeqCst);
         Err(Error::new(ctx.service(), req.detail, req.code))
