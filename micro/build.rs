@@ -3,6 +3,7 @@ fn main() {
         &[
             "../proto/debug/debug.proto",
             "../proto/grpc/health/v1/health.proto",
+            "../proto/api/api.proto",
         ],
         &["../proto"],
     )

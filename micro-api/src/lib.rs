@@ -49,6 +49,9 @@ pub enum Handler {
     Rpc,
     /// Publishes the request as an event to topic `<namespace>.<first segment>`.
     Event,
+    /// Calls `Handler.Method` with the whole HTTP request as a `go.api.Request`; the service's
+    /// `go.api.Response` becomes the HTTP response.
+    Api,
 }
 
 impl std::str::FromStr for Handler {
@@ -59,10 +62,11 @@ impl std::str::FromStr for Handler {
             "meta" => Ok(Handler::Meta),
             "rpc" => Ok(Handler::Rpc),
             "event" => Ok(Handler::Event),
-            "api" | "http" | "web" => Err(format!(
-                "handler {s:?} is not available yet (meta, rpc and event are)"
+            "api" => Ok(Handler::Api),
+            "http" | "web" => Err(format!(
+                "handler {s:?} is not available yet (meta, rpc, api and event are)"
             )),
-            other => Err(format!("unknown handler {other:?} (meta, rpc, event)")),
+            other => Err(format!("unknown handler {other:?} (meta, rpc, api, event)")),
         }
     }
 }
@@ -186,6 +190,7 @@ async fn dispatch(State(gw): State<Arc<Gateway>>, request: Request) -> Response 
     let result = match gw.options.handler {
         Handler::Meta | Handler::Rpc => declared_or_rpc(&gw, request).await,
         Handler::Event => event(&gw, request).await,
+        Handler::Api => api(&gw, request, None).await,
     };
     result.unwrap_or_else(|e| error_response(&e))
 }
@@ -225,6 +230,13 @@ async fn declared_or_rpc(gw: &Gateway, request: Request) -> Result<Response, Err
                 rpc(gw, request, Some((target, captures))).await
             }
             "event" => event(gw, request).await,
+            "api" => {
+                let target = resolve::Route {
+                    service: route.service.clone(),
+                    endpoint: route.endpoint.clone(),
+                };
+                api(gw, request, Some(target)).await
+            }
             other => Err(Error::not_implemented(
                 API_ID,
                 format!(
@@ -355,6 +367,106 @@ async fn rpc(
         )
         .await?;
     Ok(json_response(StatusCode::OK, &reply))
+}
+
+fn pairs<'a>(items: impl Iterator<Item = (&'a str, String)>) -> serde_json::Value {
+    let mut map = serde_json::Map::new();
+    for (k, v) in items {
+        let entry = map
+            .entry(k.to_string())
+            .or_insert_with(|| serde_json::json!({"key": k, "values": []}));
+        if let Some(values) = entry["values"].as_array_mut() {
+            values.push(serde_json::Value::String(v));
+        }
+    }
+    serde_json::Value::Object(map)
+}
+
+fn form_pairs(text: &str) -> Vec<(String, String)> {
+    text.split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (query::decode_query(k), query::decode_query(v))
+        })
+        .collect()
+}
+
+/// The api handler: the HTTP request as a `go.api.Request`, the service's `go.api.Response` as
+/// the HTTP response.
+async fn api(
+    gw: &Gateway,
+    request: Request,
+    target: Option<resolve::Route>,
+) -> Result<Response, Error> {
+    let path = request.uri().path().to_string();
+    let route = match target {
+        Some(r) => r,
+        None => resolve::rpc_route(&path, &gw.options.namespace)
+            .ok_or_else(|| Error::not_found(API_ID, "no service in the path"))?,
+    };
+    let method = request.method().to_string();
+    let url = request.uri().to_string();
+    let query = request.uri().query().unwrap_or("").to_string();
+    let (parts, body) = read_body(request, gw.options.max_body).await?;
+    let headers = pairs(
+        parts
+            .headers
+            .iter()
+            .filter_map(|(k, v)| Some((k.as_str(), v.to_str().ok()?.to_string()))),
+    );
+    let get_pairs = form_pairs(&query);
+    let get = pairs(get_pairs.iter().map(|(k, v)| (k.as_str(), v.clone())));
+    let is_form = content_type(&parts.headers).starts_with("application/x-www-form-urlencoded");
+    let post_pairs = if is_form {
+        form_pairs(&String::from_utf8_lossy(&body))
+    } else {
+        Vec::new()
+    };
+    let post = pairs(post_pairs.iter().map(|(k, v)| (k.as_str(), v.clone())));
+    let api_request = serde_json::json!({
+        "method": method,
+        "path": path,
+        "header": headers,
+        "get": get,
+        "post": post,
+        "body": String::from_utf8_lossy(&body),
+        "url": url,
+    });
+    let reply = gw
+        .client
+        .call_json(
+            &route.service,
+            &route.endpoint,
+            &api_request,
+            call_options(&parts.headers),
+        )
+        .await?;
+    let status = reply["statusCode"]
+        .as_u64()
+        .and_then(|c| u16::try_from(c).ok())
+        .and_then(|c| StatusCode::from_u16(c).ok())
+        .unwrap_or(StatusCode::OK);
+    let mut response = (status, reply["body"].as_str().unwrap_or("").to_string()).into_response();
+    if let Some(h) = reply["header"].as_object() {
+        for pair in h.values() {
+            let key = pair["key"].as_str().unwrap_or("");
+            for value in pair["values"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|v| v.as_str())
+            {
+                if let (Ok(k), Ok(v)) = (
+                    http::HeaderName::try_from(key),
+                    http::HeaderValue::try_from(value),
+                ) {
+                    response.headers_mut().append(k, v);
+                }
+            }
+        }
+    }
+    Ok(response)
 }
 
 /// `POST /rpc` with `{"service", "endpoint", "request", "address"?}`.

@@ -95,6 +95,11 @@ fn scalar(ty: Option<&str>, v: &str) -> Json {
     }
 }
 
+/// Percent-decoding of a query or form component, `+` as space.
+pub fn decode_query(s: &str) -> String {
+    decode(s)
+}
+
 /// Percent-decoding of a path segment (`+` stays `+`).
 pub fn decode_path(s: &str) -> String {
     decode(&s.replace('+', "%2B"))

@@ -581,3 +581,26 @@ fn declared_routes_match_first() {
         "{body}"
     );
 }
+
+#[test]
+fn the_api_handler_passes_the_whole_request() {
+    let mut s = setup();
+    s.spawn("test-service", &[]);
+    s.wait_registered("go.micro.test");
+    let api = s.api(
+        &[
+            ("MICRO_API_HANDLER", "api"),
+            ("MICRO_API_NAMESPACE", "go.micro"),
+        ],
+        &[],
+    );
+    let (status, headers, body) = curl(&[
+        "-XPOST",
+        "-d",
+        "hello",
+        &format!("http://{api}/test/http?name=Jo"),
+    ]);
+    assert_eq!(status, 201, "{body}");
+    assert!(headers.contains("x-seen-path: /test/http"), "{headers}");
+    assert_eq!(body, "POST /test/http name=Jo body=hello");
+}

@@ -37,6 +37,11 @@
 // Generated code names `::micro`, this crate's own included.
 extern crate self as micro;
 
+/// The API gateway's `go.api` types: what a service served with `micro api --handler=api`
+/// receives (`Request`) and returns (`Response`).
+pub mod api {
+    crate::include_proto!("go.api");
+}
 pub mod broker;
 pub mod client;
 pub mod codec;

@@ -61,6 +61,27 @@ impl TestHandler {
         })
     }
 
+    /// A HTTP request through the api handler: answers 201 with what it saw.
+    async fn http(&self, _ctx: &Context, req: micro::api::Request) -> Result<micro::api::Response> {
+        let name = req
+            .get
+            .get("name")
+            .and_then(|p| p.values.first().cloned())
+            .unwrap_or_default();
+        let header = [(
+            "x-seen-path".to_string(),
+            micro::api::Pair {
+                key: "X-Seen-Path".into(),
+                values: vec![req.path.clone()],
+            },
+        )];
+        Ok(micro::api::Response {
+            status_code: 201,
+            header: header.into_iter().collect(),
+            body: format!("{} {} name={name} body={}", req.method, req.path, req.body),
+        })
+    }
+
     #[api(path = "^/fail/(?P<code>[0-9]+)$", method = "POST")]
     async fn fail(&self, ctx: &Context, req: proto::FailRequest) -> Result<proto::FailResponse> {
         self.failures.fetch_add(1, Ordering::SeqCst);

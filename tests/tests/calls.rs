@@ -435,6 +435,7 @@ async fn debug_endpoints_answer() {
             "Test.Echo",
             "Test.Fail",
             "Test.Flood",
+            "Test.Http",
             "Test.Panic",
             "Test.Sleep"
         ]
