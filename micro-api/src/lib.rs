@@ -18,6 +18,7 @@
 //! (publishes the request), and `meta`, the default, which uses rpc. Errors are always
 //! go-micro's JSON `{id, code, detail, status}`.
 
+mod proxy;
 pub mod query;
 pub mod resolve;
 pub mod routes;
@@ -52,6 +53,10 @@ pub enum Handler {
     /// Calls `Handler.Method` with the whole HTTP request as a `go.api.Request`; the service's
     /// `go.api.Response` becomes the HTTP response.
     Api,
+    /// Reverse proxy to the HTTP service of the first segment, path unchanged.
+    Http,
+    /// Reverse proxy to the web service of the first segment, that segment stripped.
+    Web,
 }
 
 impl std::str::FromStr for Handler {
@@ -63,10 +68,11 @@ impl std::str::FromStr for Handler {
             "rpc" => Ok(Handler::Rpc),
             "event" => Ok(Handler::Event),
             "api" => Ok(Handler::Api),
-            "http" | "web" => Err(format!(
-                "handler {s:?} is not available yet (meta, rpc, api and event are)"
+            "http" => Ok(Handler::Http),
+            "web" => Ok(Handler::Web),
+            other => Err(format!(
+                "unknown handler {other:?} (meta, rpc, api, http, web, event)"
             )),
-            other => Err(format!("unknown handler {other:?} (meta, rpc, api, event)")),
         }
     }
 }
@@ -103,6 +109,11 @@ struct Gateway {
     registry: Arc<dyn Registry>,
     options: Options,
     routes: routes::Table,
+    /// For the http and web handlers.
+    http: hyper_util::client::legacy::Client<
+        hyper_util::client::legacy::connect::HttpConnector,
+        http_body_util::Full<Bytes>,
+    >,
 }
 
 /// The gateway as an axum router.
@@ -112,6 +123,8 @@ pub fn router(client: Client, registry: Arc<dyn Registry>, options: Options) -> 
     let gateway = Arc::new(Gateway {
         client,
         routes: routes::Table::watch(Arc::clone(&registry)),
+        http: hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+            .build_http(),
         registry,
         options,
     });
@@ -191,6 +204,8 @@ async fn dispatch(State(gw): State<Arc<Gateway>>, request: Request) -> Response 
         Handler::Meta | Handler::Rpc => declared_or_rpc(&gw, request).await,
         Handler::Event => event(&gw, request).await,
         Handler::Api => api(&gw, request, None).await,
+        Handler::Http => proxy::proxy(&gw, request, false).await,
+        Handler::Web => proxy::proxy(&gw, request, true).await,
     };
     result.unwrap_or_else(|e| error_response(&e))
 }

@@ -604,3 +604,30 @@ fn the_api_handler_passes_the_whole_request() {
     assert!(headers.contains("x-seen-path: /test/http"), "{headers}");
     assert_eq!(body, "POST /test/http name=Jo body=hello");
 }
+
+#[test]
+fn http_and_web_handlers_proxy_to_a_registered_web_service() {
+    let mut s = setup();
+    s.spawn("web-greeter", &[]);
+    s.wait_registered("go.micro.web.greeter");
+    let web = s.api(
+        &[
+            ("MICRO_API_HANDLER", "web"),
+            ("MICRO_API_NAMESPACE", "go.micro.web"),
+        ],
+        &[],
+    );
+    let (status, _, body) = curl(&[&format!("http://{web}/greeter/call?name=Web")]);
+    assert_eq!((status, body.as_str()), (200, r#"{"msg":"Hello Web"}"#));
+    let http = s.api(
+        &[
+            ("MICRO_API_HANDLER", "http"),
+            ("MICRO_API_NAMESPACE", "go.micro.web"),
+        ],
+        &[],
+    );
+    let (status, _, body) = curl(&[&format!("http://{http}/greeter/call?name=Http")]);
+    assert_eq!((status, body.as_str()), (200, r#"{"msg":"Hello Http"}"#));
+    let (status, _, body) = curl(&[&format!("http://{http}/nobody/call")]);
+    assert_eq!(status, 404, "{body}");
+}

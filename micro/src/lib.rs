@@ -56,6 +56,7 @@ pub mod selector;
 pub mod server;
 pub mod service;
 pub mod streaming;
+pub mod web;
 
 pub use client::{CallOptions, Client};
 pub use context::Context;

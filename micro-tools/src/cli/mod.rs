@@ -134,7 +134,7 @@ pub struct ApiArgs {
     /// Where to listen; `:8080` means every interface.
     #[arg(long, env = "MICRO_API_ADDRESS", default_value = ":8080")]
     pub address: String,
-    /// Handler: meta, rpc, api or event.
+    /// Handler: meta, rpc, api, http, web or event.
     #[arg(long, env = "MICRO_API_HANDLER", default_value = "meta")]
     pub handler: String,
     /// Namespace prefixed to resolved service names.

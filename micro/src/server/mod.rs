@@ -6,7 +6,7 @@
 
 mod grpc;
 mod handler;
-mod register;
+pub(crate) mod register;
 mod router;
 mod subscriber;
 

@@ -51,6 +51,13 @@ impl Registration {
         }
     }
 
+    /// Sets a metadata pair of the node (e.g. `server=http` for web services).
+    pub fn set_node_metadata(&mut self, key: &str, value: &str) {
+        self.service.nodes[0]
+            .metadata
+            .insert(key.to_string(), value.to_string());
+    }
+
     pub fn node_id(&self) -> &str {
         &self.service.nodes[0].id
     }

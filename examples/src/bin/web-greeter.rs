@@ -1,0 +1,48 @@
+//! A web service: a plain axum app registered as `go.micro.web.greeter` with `micro::web`, so
+//! `micro api --handler=web --namespace=go.micro.web` serves it at `/greeter/...`.
+//!
+//! Routes: `GET /call?name=John` (also under `/greeter/call`) answers `{"msg": "Hello John"}`.
+
+use axum::extract::Query;
+use axum::routing::get;
+use std::collections::HashMap;
+
+/// The service name it registers as.
+const SERVICE: &str = "go.micro.web.greeter";
+
+async fn call(Query(q): Query<HashMap<String, String>>) -> axum::Json<serde_json::Value> {
+    let name = q.get("name").cloned().unwrap_or_default();
+    axum::Json(serde_json::json!({"msg": format!("Hello {name}")}))
+}
+
+#[tokio::main]
+async fn main() {
+    examples::init_logging();
+    let result = async {
+        let routes = axum::Router::new().route("/call", get(call));
+        let app = axum::Router::new()
+            .nest("/greeter", routes.clone())
+            .merge(routes);
+        let address = micro::config::Config::from_env()
+            .server_address
+            .unwrap_or_else(|| "127.0.0.1:0".into());
+        let listener = tokio::net::TcpListener::bind(&address).await.map_err(|e| {
+            micro::Error::internal_server_error(SERVICE, format!("cannot listen on {address}: {e}"))
+        })?;
+        let local = listener
+            .local_addr()
+            .map_err(|e| micro::Error::internal_server_error(SERVICE, e.to_string()))?;
+        let web =
+            micro::web::register(SERVICE, &local.to_string(), micro::registry::from_env()?).await?;
+        axum::serve(listener, app)
+            .with_graceful_shutdown(micro::service::shutdown_signal())
+            .await
+            .map_err(|e| micro::Error::internal_server_error(SERVICE, e.to_string()))?;
+        web.deregister().await
+    }
+    .await;
+    if let Err(e) = result {
+        eprintln!("web-greeter: {e}");
+        std::process::exit(1);
+    }
+}

@@ -1,0 +1,102 @@
+//! The http and web handlers: reverse proxy to HTTP services found in the registry (see
+//! `micro::web`). `http` forwards the path as it is; `web` strips the service segment, so
+//! `/greeter/call` reaches the greeter web service as `/call`.
+
+use crate::{resolve, Gateway, API_ID};
+use axum::extract::Request;
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use micro::Error;
+use rand::seq::SliceRandom;
+
+/// Headers that belong to one hop, not to the request.
+const HOP_BY_HOP: &[&str] = &[
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "transfer-encoding",
+    "upgrade",
+    "te",
+    "trailer",
+    "host",
+];
+
+pub(crate) async fn proxy(
+    gw: &Gateway,
+    request: Request,
+    strip_service: bool,
+) -> Result<Response, Error> {
+    let path = request.uri().path().to_string();
+    let service = resolve::service_of(&path, &gw.options.namespace)
+        .ok_or_else(|| Error::not_found(API_ID, "no service in the path"))?;
+    let mut nodes: Vec<_> = match gw.registry.get_service(&service).await {
+        Ok(versions) => versions.into_iter().flat_map(|v| v.nodes).collect(),
+        Err(micro::registry::RegistryError::NotFound) => {
+            return Err(Error::not_found(
+                API_ID,
+                format!("service {service} not found"),
+            ))
+        }
+        Err(e) => return Err(Error::unavailable(API_ID, e.to_string())),
+    };
+    nodes.shuffle(&mut rand::rng());
+    let forwarded_path = if strip_service {
+        let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+        let skip = if segments.first().is_some_and(|v| {
+            v.len() > 1 && v.starts_with('v') && v[1..].bytes().all(|b| b.is_ascii_digit())
+        }) {
+            2
+        } else {
+            1
+        };
+        format!(
+            "/{}",
+            segments
+                .iter()
+                .skip(skip)
+                .copied()
+                .collect::<Vec<_>>()
+                .join("/")
+        )
+    } else {
+        path.clone()
+    };
+    let query = request
+        .uri()
+        .query()
+        .map(|q| format!("?{q}"))
+        .unwrap_or_default();
+    let (parts, body) = crate::read_body(request, gw.options.max_body).await?;
+    let mut errors = Vec::new();
+    for node in &nodes {
+        let mut builder = http::Request::builder()
+            .method(parts.method.clone())
+            .uri(format!("http://{}{forwarded_path}{query}", node.address));
+        for (k, v) in &parts.headers {
+            if !HOP_BY_HOP.contains(&k.as_str()) {
+                builder = builder.header(k, v);
+            }
+        }
+        let forwarded = builder
+            .body(Full::new(body.clone()))
+            .map_err(|e| Error::bad_request(API_ID, e.to_string()))?;
+        match gw.http.request(forwarded).await {
+            Ok(rsp) => {
+                let (mut head, body) = rsp.into_parts();
+                for h in HOP_BY_HOP {
+                    head.headers.remove(*h);
+                }
+                let body: Bytes = body.collect().await.map(|b| b.to_bytes()).map_err(|e| {
+                    Error::unavailable(API_ID, format!("reading the reply of {service}: {e}"))
+                })?;
+                return Ok(Response::from_parts(head, axum::body::Body::from(body)).into_response());
+            }
+            Err(e) => errors.push(format!("{}: {e}", node.address)),
+        }
+    }
+    Err(Error::unavailable(
+        API_ID,
+        format!("no node of {service} answered: {}", errors.join("; ")),
+    ))
+}
