@@ -67,6 +67,13 @@ pub(crate) async fn proxy(
         .query()
         .map(|q| format!("?{q}"))
         .unwrap_or_default();
+    if strip_service && crate::websocket::is_upgrade(request.headers()) {
+        let node = nodes
+            .first()
+            .ok_or_else(|| Error::unavailable(API_ID, format!("no node of {service}")))?;
+        let uri = format!("http://{}{forwarded_path}{query}", node.address);
+        return tunnel(gw, request, &uri).await;
+    }
     let (parts, body) = crate::read_body(request, gw.options.max_body).await?;
     let mut errors = Vec::new();
     for node in &nodes {
@@ -99,4 +106,50 @@ pub(crate) async fn proxy(
         API_ID,
         format!("no node of {service} answered: {}", errors.join("; ")),
     ))
+}
+
+/// The web handler's WebSocket tunnel: forward the upgrade, then copy bytes both ways.
+async fn tunnel(gw: &Gateway, mut request: Request, uri: &str) -> Result<Response, Error> {
+    let mut builder = http::Request::builder()
+        .method(request.method().clone())
+        .uri(uri);
+    for (k, v) in request.headers() {
+        if k != http::header::HOST {
+            builder = builder.header(k, v);
+        }
+    }
+    let forwarded = builder
+        .body(Full::new(Bytes::new()))
+        .map_err(|e| Error::bad_request(API_ID, e.to_string()))?;
+    let mut backend = gw
+        .http
+        .request(forwarded)
+        .await
+        .map_err(|e| Error::unavailable(API_ID, format!("opening the WebSocket: {e}")))?;
+    if backend.status() != http::StatusCode::SWITCHING_PROTOCOLS {
+        let (head, body) = backend.into_parts();
+        let body = body
+            .collect()
+            .await
+            .map(|b| b.to_bytes())
+            .unwrap_or_default();
+        return Ok(Response::from_parts(head, axum::body::Body::from(body)));
+    }
+    let client_side = hyper::upgrade::on(&mut request);
+    let backend_side = hyper::upgrade::on(&mut backend);
+    tokio::spawn(async move {
+        let (Ok(client), Ok(server)) = (client_side.await, backend_side.await) else {
+            return;
+        };
+        let mut client = hyper_util::rt::TokioIo::new(client);
+        let mut server = hyper_util::rt::TokioIo::new(server);
+        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+    });
+    let mut response = Response::builder().status(http::StatusCode::SWITCHING_PROTOCOLS);
+    for (k, v) in backend.headers() {
+        response = response.header(k, v);
+    }
+    response
+        .body(axum::body::Body::empty())
+        .map_err(|e| Error::internal_server_error(API_ID, e.to_string()))
 }

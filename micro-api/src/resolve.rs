@@ -87,17 +87,41 @@ mod tests {
     }
 
     #[test]
-    fn micro_v2_rules() {
+    fn one_segment_is_the_call_endpoint() {
         assert_eq!(r("/foo"), ("ns.foo".into(), "Foo.Call".into()));
+    }
+
+    #[test]
+    fn two_segments_are_service_and_method() {
         assert_eq!(r("/foo/bar"), ("ns.foo".into(), "Foo.Bar".into()));
+    }
+
+    #[test]
+    fn a_version_first_with_three_segments() {
         assert_eq!(r("/v1/foo/bar"), ("ns.v1.foo".into(), "Foo.Bar".into()));
+    }
+
+    #[test]
+    fn more_segments_make_a_dotted_service() {
         assert_eq!(r("/foo/bar/baz"), ("ns.foo".into(), "Bar.Baz".into()));
+        assert_eq!(r("/a/b/c/d"), ("ns.a.b".into(), "C.D".into()));
+    }
+
+    #[test]
+    fn hyphens_fold_to_camel_case() {
         assert_eq!(
             r("/foo/bar/baz-xyz"),
             ("ns.foo".into(), "Bar.BazXyz".into())
         );
-        assert_eq!(r("/a/b/c/d"), ("ns.a.b".into(), "C.D".into()));
+    }
+
+    #[test]
+    fn the_root_resolves_to_nothing() {
         assert_eq!(rpc_route("/", "ns"), None);
+    }
+
+    #[test]
+    fn http_web_and_event_use_the_first_segment() {
         assert_eq!(
             service_of("/user/login", "go.micro.evt"),
             Some("go.micro.evt.user".into())

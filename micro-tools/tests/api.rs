@@ -630,4 +630,27 @@ fn http_and_web_handlers_proxy_to_a_registered_web_service() {
     assert_eq!((status, body.as_str()), (200, r#"{"msg":"Hello Http"}"#));
     let (status, _, body) = curl(&[&format!("http://{http}/nobody/call")]);
     assert_eq!(status, 404, "{body}");
+
+    // The web handler tunnels WebSockets.
+    use futures::{SinkExt, StreamExt};
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{web}/greeter/echo"))
+            .await
+            .unwrap();
+        ws.send(tokio_tungstenite::tungstenite::Message::Text(
+            "through the tunnel".into(),
+        ))
+        .await
+        .unwrap();
+        let echoed = ws.next().await.unwrap().unwrap();
+        assert_eq!(
+            echoed.into_text().unwrap().to_string(),
+            "through the tunnel"
+        );
+    });
 }

@@ -1,7 +1,8 @@
 //! A web service: a plain axum app registered as `go.micro.web.greeter` with `micro::web`, so
 //! `micro api --handler=web --namespace=go.micro.web` serves it at `/greeter/...`.
 //!
-//! Routes: `GET /call?name=John` (also under `/greeter/call`) answers `{"msg": "Hello John"}`.
+//! Routes: `GET /call?name=John` (also under `/greeter/call`) answers `{"msg": "Hello John"}`;
+//! `GET /echo` is a WebSocket that echoes every text message.
 
 use axum::extract::Query;
 use axum::routing::get;
@@ -15,11 +16,29 @@ async fn call(Query(q): Query<HashMap<String, String>>) -> axum::Json<serde_json
     axum::Json(serde_json::json!({"msg": format!("Hello {name}")}))
 }
 
+async fn echo(ws: axum::extract::ws::WebSocketUpgrade) -> axum::response::Response {
+    ws.on_upgrade(|mut socket| async move {
+        while let Some(Ok(message)) = socket.recv().await {
+            if let axum::extract::ws::Message::Text(text) = message {
+                if socket
+                    .send(axum::extract::ws::Message::Text(text))
+                    .await
+                    .is_err()
+                {
+                    break;
+                }
+            }
+        }
+    })
+}
+
 #[tokio::main]
 async fn main() {
     examples::init_logging();
     let result = async {
-        let routes = axum::Router::new().route("/call", get(call));
+        let routes = axum::Router::new()
+            .route("/call", get(call))
+            .route("/echo", get(echo));
         let app = axum::Router::new()
             .nest("/greeter", routes.clone())
             .merge(routes);
