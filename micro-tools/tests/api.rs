@@ -654,3 +654,77 @@ fn http_and_web_handlers_proxy_to_a_registered_web_service() {
         );
     });
 }
+
+#[test]
+fn each_resolution_rule_through_the_gateway() {
+    let mut s = setup();
+    s.spawn("test-service", &[]);
+    s.wait_registered("go.micro.test");
+    // A second service under a version segment, in this process.
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let v1 = rt.block_on(async {
+        micro::Service::builder()
+            .name("go.micro.v1.test")
+            .registry(std::sync::Arc::new(micro::registry::EtcdRegistry::new([s
+                .etcd
+                .address()])))
+            .handler(micro_tests::TestHandler {
+                instance: "v1".into(),
+                ..Default::default()
+            })
+            .build()
+            .unwrap()
+            .start()
+            .await
+            .unwrap()
+    });
+    let api = s.api(
+        &[
+            ("MICRO_API_HANDLER", "rpc"),
+            ("MICRO_API_NAMESPACE", "go.micro"),
+        ],
+        &[],
+    );
+    let get = |path: &str| {
+        let (status, _, body) = curl(&[&format!("http://{api}{path}")]);
+        (
+            status,
+            serde_json::from_str::<serde_json::Value>(&body).unwrap_or_default(),
+        )
+    };
+    // One segment: Handler.Call.
+    let (status, e) = get("/test");
+    assert_eq!(
+        (status, e["detail"].as_str()),
+        (
+            404,
+            Some("unknown endpoint Test.Call of service go.micro.test")
+        )
+    );
+    // Two segments.
+    let (status, r) = get("/test/echo?message=two");
+    assert_eq!((status, r["message"].as_str()), (200, Some("two")));
+    // A version first, three segments: the version joins the service.
+    let (status, r) = get("/v1/test/echo?message=three");
+    assert_eq!(
+        (status, r["message"].as_str(), r["instance"].as_str()),
+        (200, Some("three"), Some("v1"))
+    );
+    // More segments: all but the last two are the service.
+    let (status, r) = get("/test/test/echo?message=more");
+    assert_eq!((status, r["message"].as_str()), (200, Some("more")));
+    // Hyphens fold to CamelCase.
+    let (status, e) = get("/test/test/no-such-thing");
+    assert_eq!(
+        (status, e["detail"].as_str()),
+        (
+            404,
+            Some("unknown endpoint Test.NoSuchThing of service go.micro.test")
+        )
+    );
+    rt.block_on(v1.stop()).unwrap();
+}
