@@ -1,6 +1,7 @@
 //! `micro`: the command line of Micro for Rust. Each command is a thin layer over the library.
 
 mod cli;
+mod new;
 
 use clap::Parser;
 

@@ -193,6 +193,7 @@ pub async fn execute(env: &Env, command: &Command, out: &mut dyn Write) -> Resul
         }
         Command::Cli => return Err(Failure::new("already in the interactive shell")),
         Command::Api(_) => return Err(Failure::new("micro api runs from the command line")),
+        Command::New(_) => return Err(Failure::new("micro new runs from the command line")),
     }
     Ok(())
 }

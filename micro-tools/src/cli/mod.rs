@@ -121,6 +121,11 @@ pub enum Command {
     },
     /// Interactive shell: the same commands, with history and completion.
     Cli,
+    /// Create a new service crate from a template.
+    #[command(
+        after_help = "Example:\n  micro new example\n  micro new --namespace=com.acme --plugin=registry=etcd:broker=nats services/orders"
+    )]
+    New(crate::new::NewArgs),
     /// The HTTP API gateway: routes HTTP to services through the registry.
     #[command(
         after_help = "Example:\n  MICRO_API_HANDLER=rpc MICRO_API_NAMESPACE=go.micro.srv micro api\n  curl -XPOST -H 'Content-Type: application/json' -d '{\"name\": \"John\"}' http://localhost:8080/greeter/call"
@@ -310,6 +315,18 @@ async fn api(env: Env, args: &ApiArgs) -> i32 {
 
 /// Runs a parsed command line; returns the exit code.
 pub async fn run(cli: Cli) -> i32 {
+    if let Command::New(args) = &cli.command {
+        return match crate::new::run(args) {
+            Ok(text) => {
+                print!("{text}");
+                0
+            }
+            Err((message, code)) => {
+                eprintln!("{message}");
+                code
+            }
+        };
+    }
     let env = match Env::new(&cli.globals) {
         Ok(env) => env,
         Err(f) => {

@@ -1,0 +1,181 @@
+//! `micro new`: a new service crate from a template — the Rust form of micro's `micro new`.
+
+use std::path::{Path, PathBuf};
+
+/// `micro new` flags.
+#[derive(Debug, Clone, clap::Args)]
+pub struct NewArgs {
+    /// Where to create the crate; its last component is the alias.
+    pub path: PathBuf,
+    /// Namespace of the service.
+    #[arg(long, default_value = "go.micro")]
+    pub namespace: String,
+    /// Type of service: service (only `service` is available yet).
+    #[arg(long = "type", default_value = "service")]
+    pub kind: String,
+    /// Fully qualified name (default `<namespace>.srv.<alias>`).
+    #[arg(long)]
+    pub fqdn: Option<String>,
+    /// Alias (default: the last path component).
+    #[arg(long)]
+    pub alias: Option<String>,
+    /// Plugins compiled in, e.g. `registry=etcd:broker=nats`.
+    #[arg(long)]
+    pub plugin: Option<String>,
+    /// A local micro checkout to depend on (default: the one this binary was built from).
+    #[arg(long = "micro_path", alias = "micro-path")]
+    pub micro_path: Option<PathBuf>,
+    /// Overwrite an existing directory.
+    #[arg(long)]
+    pub force: bool,
+}
+
+const FILES: &[(&str, &str)] = &[
+    ("Cargo.toml", include_str!("service/Cargo.toml.tmpl")),
+    ("build.rs", include_str!("service/build.rs.tmpl")),
+    ("Dockerfile", include_str!("service/Dockerfile.tmpl")),
+    ("README.md", include_str!("service/README.md.tmpl")),
+    (".gitignore", include_str!("service/gitignore.tmpl")),
+    ("proto/{{alias}}.proto", include_str!("service/proto.tmpl")),
+    ("src/main.rs", include_str!("service/main.rs.tmpl")),
+    ("src/handler.rs", include_str!("service/handler.rs.tmpl")),
+    (
+        "src/subscriber.rs",
+        include_str!("service/subscriber.rs.tmpl"),
+    ),
+];
+
+fn valid_alias(alias: &str) -> bool {
+    let mut chars = alias.chars();
+    chars.next().is_some_and(|c| c.is_ascii_lowercase())
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+}
+
+/// `example` -> `Example`, `my_thing` -> `MyThing`.
+fn camel(alias: &str) -> String {
+    alias
+        .split('_')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let mut c = p.chars();
+            c.next()
+                .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+                .unwrap_or_default()
+        })
+        .collect()
+}
+
+fn default_micro_path() -> Option<PathBuf> {
+    let checkout = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()?
+        .to_path_buf();
+    checkout
+        .join("micro/Cargo.toml")
+        .exists()
+        .then_some(checkout)
+}
+
+/// Writes the crate; returns the lines to print, or the error and exit code.
+pub fn run(args: &NewArgs) -> Result<String, (String, i32)> {
+    if args.kind != "service" {
+        return Err((
+            format!(
+                "type {:?} is not available yet: only `service` is",
+                args.kind
+            ),
+            1,
+        ));
+    }
+    let alias = match &args.alias {
+        Some(a) => a.clone(),
+        None => args
+            .path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+    };
+    if !valid_alias(&alias) {
+        return Err((
+            format!("invalid alias {alias:?}: use lower-case letters, digits and _, starting with a letter"),
+            1,
+        ));
+    }
+    if args.path.exists() && !args.force {
+        return Err((
+            format!(
+                "{} already exists: choose another path, or --force to overwrite",
+                args.path.display()
+            ),
+            1,
+        ));
+    }
+    let fqdn = args
+        .fqdn
+        .clone()
+        .unwrap_or_else(|| format!("{}.srv.{alias}", args.namespace));
+    let (micro_dep, build_dep) = match args.micro_path.clone().or_else(default_micro_path) {
+        Some(p) => {
+            let p = std::fs::canonicalize(&p).unwrap_or(p);
+            (
+                format!("path = {:?}", p.join("micro").display().to_string()),
+                format!("path = {:?}", p.join("micro-build").display().to_string()),
+            )
+        }
+        None => (
+            "version = \"0.1\"".to_string(),
+            "version = \"0.1\"".to_string(),
+        ),
+    };
+    let mut features = Vec::new();
+    for plugin in args.plugin.iter().flat_map(|p| p.split(':')) {
+        match plugin.split_once('=') {
+            Some(("registry", "etcd")) => features.push("\"etcd\""),
+            Some(("broker", "nats")) => features.push("\"nats\""),
+            Some(("registry", "mdns" | "memory")) | Some(("broker", "http" | "memory")) => {}
+            _ => return Err((format!("unknown plugin {plugin:?} (registry=etcd|mdns|memory, broker=nats|http|memory)"), 2)),
+        }
+    }
+    let render = |text: &str| {
+        text.replace("{{alias}}", &alias)
+            .replace("{{Alias}}", &camel(&alias))
+            .replace("{{fqdn}}", &fqdn)
+            .replace("{{micro_dep}}", &micro_dep)
+            .replace("{{micro_build_dep}}", &build_dep)
+            .replace("{{features}}", &features.join(", "))
+    };
+    let mut tree = vec![format!("{}/", args.path.display())];
+    for (name, template) in FILES {
+        let name = render(name);
+        let path = args.path.join(&name);
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| (format!("creating {}: {e}", dir.display()), 1))?;
+        }
+        std::fs::write(&path, render(template))
+            .map_err(|e| (format!("writing {}: {e}", path.display()), 1))?;
+        tree.push(format!("  {name}"));
+    }
+    let dir = args.path.display();
+    Ok(format!(
+        "creating service {fqdn}\n\n{}\n\nNext:\n  cd {dir} && cargo run\n  micro call {fqdn} {}.Call '{{\"name\": \"John\"}}'\n",
+        tree.join("\n"),
+        camel(&alias)
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn aliases_and_names() {
+        assert!(valid_alias("example") && valid_alias("my_svc2"));
+        assert!(
+            !valid_alias("Example")
+                && !valid_alias("1x")
+                && !valid_alias("a-b")
+                && !valid_alias("")
+        );
+        assert_eq!(camel("my_thing"), "MyThing");
+    }
+}
