@@ -8,24 +8,7 @@ use std::time::{Duration, Instant};
 
 /// An example binary next to `micro`, built first if a lone `cargo test -p micro-tools` has not.
 fn example(name: &str) -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_BIN_EXE_micro"))
-        .parent()
-        .unwrap()
-        .to_path_buf();
-    let path = dir.join(name);
-    if !path.exists() {
-        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .parent()
-            .unwrap()
-            .to_path_buf();
-        let status = Command::new(env!("CARGO"))
-            .args(["build", "-p", "examples", "--bins"])
-            .current_dir(root)
-            .status()
-            .unwrap();
-        assert!(status.success(), "building the examples");
-    }
-    path
+    micro_tests::sibling_binary(env!("CARGO_BIN_EXE_micro"), name)
 }
 
 fn micro(envs: &[(&str, String)], args: &[&str]) -> Output {

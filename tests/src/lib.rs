@@ -670,3 +670,24 @@ pub async fn record_event(_ctx: &Context, msg: proto::EchoRequest) -> Result<()>
     writeln!(file, "{}", msg.message)
         .map_err(|e| Error::internal_server_error(SERVICE, e.to_string()))
 }
+
+/// A binary of another workspace package, next to `anchor` (a binary of the calling test's own
+/// package, e.g. `env!("CARGO_BIN_EXE_micro")`). `cargo test --workspace` builds them all first;
+/// a lone `cargo test -p X` builds them here (never under a running cargo: the lock).
+pub fn sibling_binary(anchor: &str, name: &str) -> std::path::PathBuf {
+    let dir = std::path::Path::new(anchor)
+        .parent()
+        .expect("binary dir")
+        .to_path_buf();
+    let path = dir.join(name);
+    if !path.exists() {
+        let status =
+            std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+                .args(["build", "-p", "examples", "-p", "micro-tests", "--bins"])
+                .current_dir(workspace_root())
+                .status()
+                .expect("running cargo");
+        assert!(status.success(), "building {name}");
+    }
+    path
+}

@@ -297,23 +297,7 @@ impl Client {
         remaining: Duration,
         metadata: &Metadata,
     ) -> Result<Bytes, CallError> {
-        let channel = self
-            .inner
-            .pool
-            .get(&node.address)
-            .map_err(CallError::Call)?;
-        let mut grpc = tonic::client::Grpc::new(channel)
-            .max_decoding_message_size(self.inner.max_message_size)
-            .max_encoding_message_size(self.inner.max_message_size);
-        let mut request = tonic::Request::new(body);
-        request.set_timeout(remaining);
-        crate::metadata::to_grpc(metadata, request.metadata_mut());
-        if let Some(from) = &self.inner.from_service {
-            if let Ok(v) = from.parse() {
-                request.metadata_mut().insert(FROM_SERVICE, v);
-            }
-        }
-        request.extensions_mut().insert(codec);
+        let (mut grpc, request) = self.prepare(node, body, Some(remaining), metadata, codec)?;
         let call = async {
             grpc.ready()
                 .await
@@ -328,6 +312,40 @@ impl Client {
             Ok(Ok(reply)) => Ok(reply.into_inner()),
             Ok(Err(status)) => Err(classify(&status)),
         }
+    }
+}
+
+impl Client {
+    /// A gRPC client on `node`'s pooled channel and a request carrying `payload`, the deadline,
+    /// the metadata, the caller's name and the codec (for the content type).
+    fn prepare<T>(
+        &self,
+        node: &Node,
+        payload: T,
+        timeout: Option<Duration>,
+        metadata: &Metadata,
+        codec: Codec,
+    ) -> Result<(tonic::client::Grpc<pool::NodeChannel>, tonic::Request<T>), CallError> {
+        let channel = self
+            .inner
+            .pool
+            .get(&node.address)
+            .map_err(CallError::Call)?;
+        let grpc = tonic::client::Grpc::new(channel)
+            .max_decoding_message_size(self.inner.max_message_size)
+            .max_encoding_message_size(self.inner.max_message_size);
+        let mut request = tonic::Request::new(payload);
+        if let Some(timeout) = timeout {
+            request.set_timeout(timeout);
+        }
+        crate::metadata::to_grpc(metadata, request.metadata_mut());
+        if let Some(from) = &self.inner.from_service {
+            if let Ok(v) = from.parse() {
+                request.metadata_mut().insert(FROM_SERVICE, v);
+            }
+        }
+        request.extensions_mut().insert(codec);
+        Ok((grpc, request))
     }
 }
 

@@ -6,7 +6,6 @@
 
 use super::{classify, describe, grpc_path, CallError, CallOptions, Client, CLIENT_ID};
 use crate::codec::{Codec, FrameCodec, Message};
-use crate::metadata::FROM_SERVICE;
 use crate::registry::Node;
 use crate::streaming::{Side, Streaming};
 use crate::Error;
@@ -158,25 +157,8 @@ impl Client {
         requests: BoxStream<'static, Bytes>,
         opts: &CallOptions,
     ) -> Result<Frames, CallError> {
-        let channel = self
-            .inner
-            .pool
-            .get(&node.address)
-            .map_err(CallError::Call)?;
-        let mut grpc = tonic::client::Grpc::new(channel)
-            .max_decoding_message_size(self.inner.max_message_size)
-            .max_encoding_message_size(self.inner.max_message_size);
-        let mut request = tonic::Request::new(requests);
-        if let Some(timeout) = opts.timeout {
-            request.set_timeout(timeout);
-        }
-        crate::metadata::to_grpc(&opts.metadata, request.metadata_mut());
-        if let Some(from) = &self.inner.from_service {
-            if let Ok(v) = from.parse() {
-                request.metadata_mut().insert(FROM_SERVICE, v);
-            }
-        }
-        request.extensions_mut().insert(codec);
+        let (mut grpc, request) =
+            self.prepare(node, requests, opts.timeout, &opts.metadata, codec)?;
         let path = grpc_path(service, endpoint);
         let opened = async {
             grpc.ready()
