@@ -10,7 +10,7 @@ pub struct NewArgs {
     /// Namespace of the service.
     #[arg(long, default_value = "go.micro")]
     pub namespace: String,
-    /// Type of service: service (only `service` is available yet).
+    /// Type: service, function, api or web.
     #[arg(long = "type", default_value = "service")]
     pub kind: String,
     /// Fully qualified name (default `<namespace>.srv.<alias>`).
@@ -30,12 +30,15 @@ pub struct NewArgs {
     pub force: bool,
 }
 
-const FILES: &[(&str, &str)] = &[
+const COMMON: &[(&str, &str)] = &[
     ("Cargo.toml", include_str!("service/Cargo.toml.tmpl")),
-    ("build.rs", include_str!("service/build.rs.tmpl")),
     ("Dockerfile", include_str!("service/Dockerfile.tmpl")),
     ("README.md", include_str!("service/README.md.tmpl")),
     (".gitignore", include_str!("service/gitignore.tmpl")),
+];
+
+const SERVICE: &[(&str, &str)] = &[
+    ("build.rs", include_str!("service/build.rs.tmpl")),
     ("proto/{{alias}}.proto", include_str!("service/proto.tmpl")),
     ("src/main.rs", include_str!("service/main.rs.tmpl")),
     ("src/handler.rs", include_str!("service/handler.rs.tmpl")),
@@ -44,6 +47,32 @@ const FILES: &[(&str, &str)] = &[
         include_str!("service/subscriber.rs.tmpl"),
     ),
 ];
+
+const FUNCTION: &[(&str, &str)] = &[
+    ("build.rs", include_str!("service/build.rs.tmpl")),
+    ("proto/{{alias}}.proto", include_str!("function/proto.tmpl")),
+    ("src/main.rs", include_str!("function/main.rs.tmpl")),
+];
+
+const API: &[(&str, &str)] = &[("src/main.rs", include_str!("api/main.rs.tmpl"))];
+
+const WEB: &[(&str, &str)] = &[("src/main.rs", include_str!("web/main.rs.tmpl"))];
+
+type Files = &'static [(&'static str, &'static str)];
+
+/// The files of a type, the infix of its default FQDN, and its extra dependencies.
+fn kind(name: &str) -> Option<(Files, &'static str, &'static str)> {
+    const LOG: &str = "tracing-subscriber = { version = \"0.3\", features = [\"env-filter\"] }";
+    const SERVICE_DEPS: &str =
+        "futures = \"0.3\"\ntracing-subscriber = { version = \"0.3\", features = [\"env-filter\"] }";
+    match name {
+        "service" => Some((SERVICE, "srv", SERVICE_DEPS)),
+        "function" => Some((FUNCTION, "fnc", LOG)),
+        "api" => Some((API, "api", "serde_json = \"1\"")),
+        "web" => Some((WEB, "web", "serde_json = \"1\"\naxum = \"0.8\"")),
+        _ => None,
+    }
+}
 
 fn valid_alias(alias: &str) -> bool {
     let mut chars = alias.chars();
@@ -77,15 +106,15 @@ fn default_micro_path() -> Option<PathBuf> {
 
 /// Writes the crate; returns the lines to print, or the error and exit code.
 pub fn run(args: &NewArgs) -> Result<String, (String, i32)> {
-    if args.kind != "service" {
+    let Some((files, infix, extra_deps)) = kind(&args.kind) else {
         return Err((
             format!(
-                "type {:?} is not available yet: only `service` is",
+                "unknown type {:?}: service, function, api or web",
                 args.kind
             ),
             1,
         ));
-    }
+    };
     let alias = match &args.alias {
         Some(a) => a.clone(),
         None => args
@@ -112,7 +141,8 @@ pub fn run(args: &NewArgs) -> Result<String, (String, i32)> {
     let fqdn = args
         .fqdn
         .clone()
-        .unwrap_or_else(|| format!("{}.srv.{alias}", args.namespace));
+        .unwrap_or_else(|| format!("{}.{infix}.{alias}", args.namespace));
+    let backend = format!("{}.srv.{alias}", args.namespace);
     let (micro_dep, build_dep) = match args.micro_path.clone().or_else(default_micro_path) {
         Some(p) => {
             let p = std::fs::canonicalize(&p).unwrap_or(p);
@@ -142,9 +172,12 @@ pub fn run(args: &NewArgs) -> Result<String, (String, i32)> {
             .replace("{{micro_dep}}", &micro_dep)
             .replace("{{micro_build_dep}}", &build_dep)
             .replace("{{features}}", &features.join(", "))
+            .replace("{{extra_deps}}", extra_deps)
+            .replace("{{backend}}", &backend)
+            .replace("{{type}}", &args.kind)
     };
     let mut tree = vec![format!("{}/", args.path.display())];
-    for (name, template) in FILES {
+    for (name, template) in COMMON.iter().chain(files) {
         let name = render(name);
         let path = args.path.join(&name);
         if let Some(dir) = path.parent() {
@@ -157,7 +190,8 @@ pub fn run(args: &NewArgs) -> Result<String, (String, i32)> {
     }
     let dir = args.path.display();
     Ok(format!(
-        "creating service {fqdn}\n\n{}\n\nNext:\n  cd {dir} && cargo run\n  micro call {fqdn} {}.Call '{{\"name\": \"John\"}}'\n",
+        "creating {} {fqdn}\n\n{}\n\nNext:\n  cd {dir} && cargo run\n  micro call {fqdn} {}.Call '{{\"name\": \"John\"}}'\n",
+        args.kind,
         tree.join("\n"),
         camel(&alias)
     ))
