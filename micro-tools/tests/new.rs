@@ -103,9 +103,11 @@ fn the_generated_service_does_the_seed_walkthrough() {
         ("MICRO_REGISTRY_ADDRESS", etcd.address()),
     ];
     let binary = workspace.join("target/micro-new/debug/example");
+    // No MICRO_REGISTRY: `--plugin registry=etcd` made etcd the generated default.
     let mut service = Child(
         Command::new(&binary)
-            .envs(envs.iter().map(|(k, v)| (*k, v.as_str())))
+            .env_remove("MICRO_REGISTRY")
+            .env("MICRO_REGISTRY_ADDRESS", etcd.address())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()

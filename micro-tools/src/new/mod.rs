@@ -157,11 +157,19 @@ pub fn run(args: &NewArgs) -> Result<String, (String, i32)> {
         ),
     };
     let mut features = Vec::new();
+    let (mut registry, mut broker) = ("", "");
     for plugin in args.plugin.iter().flat_map(|p| p.split(':')) {
         match plugin.split_once('=') {
-            Some(("registry", "etcd")) => features.push("\"etcd\""),
-            Some(("broker", "nats")) => features.push("\"nats\""),
-            Some(("registry", "mdns" | "memory")) | Some(("broker", "http" | "memory")) => {}
+            Some(("registry", name @ "etcd")) => {
+                features.push("\"etcd\"");
+                registry = name;
+            }
+            Some(("broker", name @ "nats")) => {
+                features.push("\"nats\"");
+                broker = name;
+            }
+            Some(("registry", name @ ("mdns" | "memory"))) => registry = name,
+            Some(("broker", name @ ("http" | "memory"))) => broker = name,
             _ => return Err((format!("unknown plugin {plugin:?} (registry=etcd|mdns|memory, broker=nats|http|memory)"), 2)),
         }
     }
@@ -175,6 +183,8 @@ pub fn run(args: &NewArgs) -> Result<String, (String, i32)> {
             .replace("{{extra_deps}}", extra_deps)
             .replace("{{backend}}", &backend)
             .replace("{{type}}", &args.kind)
+            .replace("{{registry}}", registry)
+            .replace("{{broker}}", broker)
     };
     let mut tree = vec![format!("{}/", args.path.display())];
     for (name, template) in COMMON.iter().chain(files) {
