@@ -7,7 +7,11 @@
 //! - `broker`: publish -> deliver, micro on NATS next to raw async-nats, and the http broker;
 //! - `cli`: whole-process time of `micro list services` and `micro call`.
 //!
-//! This library holds the baseline: a raw tonic greeter, from the same proto.
+//! This library holds the baseline, a raw tonic greeter from the same proto, and [`load`], the
+//! load harness of the `micro-bench` binary (`scripts/bench`), which runs every case next to its
+//! baseline with concurrent callers and servers in their own processes.
+
+pub mod load;
 
 /// tonic's own code for `proto/greeter/greeter.proto`.
 pub mod raw {

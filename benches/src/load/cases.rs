@@ -1,0 +1,472 @@
+//! The cases, each next to its baseline in the same run: same proto, same payload, same machine.
+//!
+//! | group     | case                              | baseline                                |
+//! |-----------|-----------------------------------|-----------------------------------------|
+//! | `unary`   | micro client -> micro service, protobuf and JSON | raw tonic client -> raw tonic server |
+//! | `stream`  | `Greeter.Stream`, 1,000 replies   | the same on raw tonic                   |
+//! | `gateway` | HTTP -> `micro api` (rpc) -> greeter | HTTP -> axum handler + raw tonic client -> greeter |
+//! | `broker`  | publish -> deliver, micro on NATS; the http broker | raw async-nats              |
+//! | `idle`    | RSS of an idle greeter and `micro api` | -                                  |
+
+use super::process::{CpuWindow, Proc, Server};
+use super::servers::{registry_of, BrokerRun, Ready};
+use super::{drive, Sample, Timing};
+use crate::raw::greeter_client::GreeterClient;
+use bytes::Bytes;
+use examples::greeter::proto::{Request, Response, StreamingRequest, StreamingResponse};
+use examples::greeter::SERVICE;
+use futures::StreamExt;
+use http_body_util::{BodyExt, Full};
+use micro::{CallOptions, Client};
+use serde::Serialize;
+use std::future::Future;
+use std::time::Duration;
+
+/// Groups of cases, in the order they run.
+pub const GROUPS: &[&str] = &["unary", "stream", "gateway", "broker", "idle"];
+
+/// Replies per streamed call.
+const STREAMED: i64 = 1_000;
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// Warm-up and measured window of each case.
+    pub timing: Timing,
+    /// Groups to run (all of [`GROUPS`] by default).
+    pub groups: Vec<String>,
+}
+
+/// One line of the table.
+#[derive(Debug, Clone, Serialize)]
+pub struct Row {
+    /// The group (`unary`, `stream`, ...).
+    pub group: &'static str,
+    /// What ran.
+    pub case: String,
+    /// True for the floor the group's other cases are compared with.
+    pub baseline: bool,
+    /// Concurrent callers (for broker cases: messages in flight).
+    pub concurrency: usize,
+    /// What the rate counts: `req/s` or `msg/s`.
+    pub unit: &'static str,
+    /// Rate, latencies; none for idle rows.
+    pub sample: Option<Sample>,
+    /// Server CPU time per request or message, in microseconds.
+    pub cpu_us_per_item: Option<f64>,
+    /// Peak resident memory of the measured server process (for idle rows: resident now).
+    pub rss_mib: f64,
+    /// Rate over the baseline's rate at the same concurrency.
+    pub ratio: Option<f64>,
+    /// p99 over the baseline's p99 at the same concurrency.
+    pub p99_ratio: Option<f64>,
+}
+
+impl Row {
+    fn measured(
+        group: &'static str,
+        case: &str,
+        baseline: bool,
+        concurrency: usize,
+        unit: &'static str,
+        m: Measured,
+    ) -> Self {
+        Row {
+            group,
+            case: case.to_string(),
+            baseline,
+            concurrency,
+            unit,
+            cpu_us_per_item: (m.sample.items > 0)
+                .then(|| m.cpu_seconds * 1e6 / m.sample.items as f64),
+            sample: Some(m.sample),
+            rss_mib: m.rss_mib,
+            ratio: None,
+            p99_ratio: None,
+        }
+    }
+}
+
+/// A sample with the measured server's CPU time and peak memory.
+struct Measured {
+    sample: Sample,
+    cpu_seconds: f64,
+    rss_mib: f64,
+}
+
+/// Runs the plan's groups and returns every row, ratios filled in. `progress` sees each row
+/// as it is measured.
+pub async fn run(plan: &Plan, mut progress: impl FnMut(&Row)) -> Result<Vec<Row>, String> {
+    let mut rows = Vec::new();
+    let mut push = |row: Row, rows: &mut Vec<Row>| {
+        progress(&row);
+        rows.push(row);
+    };
+    let t = plan.timing;
+    let wanted = |g: &str| plan.groups.iter().any(|w| w == g);
+    if wanted("unary") {
+        for conc in [1, 16, 64] {
+            let raw = unary_tonic(conc, t).await?;
+            push(
+                Row::measured("unary", "raw tonic", true, conc, "req/s", raw),
+                &mut rows,
+            );
+            let proto = unary_micro(conc, t, false).await?;
+            push(
+                Row::measured("unary", "micro proto", false, conc, "req/s", proto),
+                &mut rows,
+            );
+            let json = unary_micro(conc, t, true).await?;
+            push(
+                Row::measured("unary", "micro JSON", false, conc, "req/s", json),
+                &mut rows,
+            );
+        }
+    }
+    if wanted("stream") {
+        for conc in [1, 16] {
+            let raw = stream_tonic(conc, t).await?;
+            push(
+                Row::measured("stream", "raw tonic", true, conc, "msg/s", raw),
+                &mut rows,
+            );
+            let micro = stream_micro(conc, t).await?;
+            push(
+                Row::measured("stream", "micro proto", false, conc, "msg/s", micro),
+                &mut rows,
+            );
+        }
+    }
+    if wanted("gateway") {
+        for conc in [1, 16, 64] {
+            let floor = gateway(conc, t, "axum-forwarder").await?;
+            push(
+                Row::measured("gateway", "axum -> raw tonic", true, conc, "req/s", floor),
+                &mut rows,
+            );
+            let api = gateway(conc, t, "micro-api").await?;
+            push(
+                Row::measured("gateway", "micro api (rpc)", false, conc, "req/s", api),
+                &mut rows,
+            );
+        }
+    }
+    if wanted("broker") {
+        let nats = tokio::task::spawn_blocking(micro_tests::Nats::start)
+            .await
+            .map_err(|e| format!("starting nats-server: {e}"))?;
+        let in_flight = super::servers::BATCH as usize;
+        for (kind, case) in [
+            ("raw-nats", "raw async-nats"),
+            ("micro-nats", "micro nats"),
+            ("micro-http", "micro http broker"),
+        ] {
+            let m = broker(kind, &nats.address(), t).await?;
+            push(
+                Row::measured("broker", case, kind == "raw-nats", in_flight, "msg/s", m),
+                &mut rows,
+            );
+        }
+    }
+    if wanted("idle") {
+        for (binary, args, case) in [
+            ("greeter", &[][..], "greeter"),
+            (
+                "micro",
+                &["api", "--address", "127.0.0.1:0"][..],
+                "micro api",
+            ),
+        ] {
+            let (rss, registry) = idle(binary, args).await?;
+            push(
+                Row {
+                    group: "idle",
+                    case: format!("{case} ({registry} registry)"),
+                    baseline: false,
+                    concurrency: 0,
+                    unit: "",
+                    sample: None,
+                    cpu_us_per_item: None,
+                    rss_mib: rss,
+                    ratio: None,
+                    p99_ratio: None,
+                },
+                &mut rows,
+            );
+        }
+    }
+    fill_ratios(&mut rows);
+    Ok(rows)
+}
+
+/// Each measured row's rate and p99 over its group's baseline at the same concurrency.
+pub fn fill_ratios(rows: &mut [Row]) {
+    let baselines: Vec<(&'static str, usize, Sample)> = rows
+        .iter()
+        .filter(|r| r.baseline)
+        .filter_map(|r| Some((r.group, r.concurrency, r.sample.clone()?)))
+        .collect();
+    for row in rows.iter_mut() {
+        let base = baselines
+            .iter()
+            .find(|(g, c, _)| *g == row.group && *c == row.concurrency);
+        if let (Some((_, _, base)), Some(sample)) = (base, &row.sample) {
+            // The http broker has no floor of its own; raw NATS is a different transport.
+            if row.group == "broker" && row.case.contains("http") {
+                continue;
+            }
+            row.ratio = Some(sample.rate() / base.rate());
+            row.p99_ratio = Some(sample.p99_us / base.p99_us);
+        }
+    }
+}
+
+/// Drives `op` against `servers`, reading the CPU time of `measured` (a subset of them) over
+/// the window and its peak memory after.
+async fn measure<F, Fut>(
+    measured: &Server,
+    conc: usize,
+    t: Timing,
+    op: F,
+) -> Result<Measured, String>
+where
+    F: Fn() -> Fut + Clone + Send + 'static,
+    Fut: Future<Output = Result<u64, String>> + Send,
+{
+    let proc = Proc(measured.pid());
+    let mut cpu = CpuWindow::new(vec![proc]);
+    let sample = drive(conc, t, op, |open| cpu.mark(open)).await?;
+    Ok(Measured {
+        sample,
+        cpu_seconds: cpu.seconds(),
+        rss_mib: proc.peak_rss_mib(),
+    })
+}
+
+async fn tonic_client(address: &str) -> Result<GreeterClient<tonic::transport::Channel>, String> {
+    GreeterClient::connect(format!("http://{address}"))
+        .await
+        .map_err(|e| format!("connecting to {address}: {e}"))
+}
+
+async fn unary_tonic(conc: usize, t: Timing) -> Result<Measured, String> {
+    let (server, ready) = Server::start::<Ready>("tonic-greeter", &[]).await?;
+    let client = tonic_client(&ready.address).await?;
+    measure(&server, conc, t, move || {
+        let mut client = client.clone();
+        async move {
+            let name = "John".to_string();
+            let reply = client
+                .call(crate::raw::Request { name })
+                .await
+                .map_err(|s| s.to_string())?;
+            expect(reply.into_inner().msg == "Hello John", "raw tonic reply")
+        }
+    })
+    .await
+}
+
+async fn micro_client(ready: &Ready) -> Client {
+    Client::new(registry_of(&ready.records).await)
+}
+
+async fn unary_micro(conc: usize, t: Timing, json: bool) -> Result<Measured, String> {
+    let (server, ready) = Server::start::<Ready>("micro-greeter", &[]).await?;
+    let client = micro_client(&ready).await;
+    if json {
+        measure(&server, conc, t, move || {
+            let client = client.clone();
+            async move {
+                let request = serde_json::json!({ "name": "John" });
+                let reply = client
+                    .call_json(SERVICE, "Greeter.Call", &request, CallOptions::default())
+                    .await
+                    .map_err(|e| e.to_string())?;
+                expect(reply["msg"] == "Hello John", "micro JSON reply")
+            }
+        })
+        .await
+    } else {
+        measure(&server, conc, t, move || {
+            let client = client.clone();
+            async move {
+                let request = Request {
+                    name: "John".into(),
+                };
+                let reply: Response = client
+                    .call(SERVICE, "Greeter.Call", &request, CallOptions::default())
+                    .await
+                    .map_err(|e| e.to_string())?;
+                expect(reply.msg == "Hello John", "micro reply")
+            }
+        })
+        .await
+    }
+}
+
+async fn stream_tonic(conc: usize, t: Timing) -> Result<Measured, String> {
+    let (server, ready) = Server::start::<Ready>("tonic-greeter", &[]).await?;
+    let client = tonic_client(&ready.address).await?;
+    measure(&server, conc, t, move || {
+        let mut client = client.clone();
+        async move {
+            let request = crate::raw::StreamingRequest { count: STREAMED };
+            let replies = client
+                .stream(request)
+                .await
+                .map_err(|s| s.to_string())?
+                .into_inner();
+            counted(replies.count().await as u64)
+        }
+    })
+    .await
+}
+
+async fn stream_micro(conc: usize, t: Timing) -> Result<Measured, String> {
+    let (server, ready) = Server::start::<Ready>("micro-greeter", &[]).await?;
+    let client = micro_client(&ready).await;
+    measure(&server, conc, t, move || {
+        let client = client.clone();
+        async move {
+            let replies = client
+                .server_stream::<_, StreamingResponse>(
+                    SERVICE,
+                    "Greeter.Stream",
+                    &StreamingRequest { count: STREAMED },
+                    CallOptions::default(),
+                )
+                .await
+                .map_err(|e| e.to_string())?;
+            counted(replies.count().await as u64)
+        }
+    })
+    .await
+}
+
+/// HTTP through `gateway` (`micro-api` or `axum-forwarder`) to a micro greeter; the gateway
+/// process is the one measured, the greeter behind it is the same for both.
+async fn gateway(conc: usize, t: Timing, gateway: &str) -> Result<Measured, String> {
+    let (_greeter, greeter) = Server::start::<Ready>("micro-greeter", &[]).await?;
+    let arg = if gateway == "micro-api" {
+        serde_json::to_string(&greeter.records).expect("json")
+    } else {
+        greeter.address.clone()
+    };
+    let (server, ready) = Server::start::<Ready>(gateway, &[arg]).await?;
+    let url: http::Uri = format!("http://{}/greeter/call", ready.address)
+        .parse()
+        .map_err(|e| format!("gateway address: {e}"))?;
+    // One keep-alive connection per caller, as any HTTP load generator does.
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .pool_max_idle_per_host(conc)
+        .build_http::<Full<Bytes>>();
+    measure(&server, conc, t, move || {
+        let (client, url) = (client.clone(), url.clone());
+        async move {
+            let request = http::Request::post(url)
+                .header("content-type", "application/json")
+                .body(Full::new(Bytes::from_static(br#"{"name":"John"}"#)))
+                .expect("request");
+            let reply = client.request(request).await.map_err(|e| e.to_string())?;
+            let status = reply.status();
+            let body = reply
+                .into_body()
+                .collect()
+                .await
+                .map_err(|e| e.to_string())?
+                .to_bytes();
+            let ok = status.is_success() && body.windows(10).any(|w| w == b"Hello John");
+            expect(
+                ok,
+                &format!(
+                    "gateway answered {status} {}",
+                    String::from_utf8_lossy(&body)
+                ),
+            )
+        }
+    })
+    .await
+}
+
+/// A broker loop in its own process, which measures itself ([`super::servers::broker`]).
+async fn broker(kind: &str, nats: &str, t: Timing) -> Result<Measured, String> {
+    let exe = std::env::current_exe().map_err(|e| format!("own binary: {e}"))?;
+    let mut command = tokio::process::Command::new(exe);
+    command.args([
+        "broker",
+        kind,
+        nats,
+        &t.warmup.as_secs_f64().to_string(),
+        &t.run.as_secs_f64().to_string(),
+    ]);
+    let (process, line) = Server::spawn(command, "RESULT ").await?;
+    process.finish().await;
+    let run: BrokerRun = serde_json::from_str(&line).map_err(|e| format!("broker {kind}: {e}"))?;
+    Ok(Measured {
+        sample: run.sample,
+        cpu_seconds: run.cpu_seconds,
+        rss_mib: run.peak_rss_mib,
+    })
+}
+
+/// How long an idle process is left to settle (register, announce) before its memory is read.
+const SETTLE: Duration = Duration::from_secs(2);
+
+/// Resident memory of `binary` (built next to this one) left idle, and the registry it used:
+/// the default, mDNS, inside a private network namespace when this runs as root (mDNS must not
+/// leave the machine), otherwise the memory registry.
+async fn idle(binary: &str, args: &[&str]) -> Result<(f64, &'static str), String> {
+    let exe = std::env::current_exe().map_err(|e| format!("own binary: {e}"))?;
+    let path = exe.with_file_name(binary);
+    if !path.exists() {
+        return Err(format!(
+            "{} is missing: cargo build --release -p examples -p micro-tools (scripts/bench does)",
+            path.display()
+        ));
+    }
+    let in_netns = std::process::Command::new("unshare")
+        .args(["-n", "true"])
+        .status()
+        .is_ok_and(|s| s.success());
+    let (mut command, registry) = if in_netns {
+        let mut c = tokio::process::Command::new("unshare");
+        c.args(["-n", "sh", "-c", r#"ip link set lo up && exec "$0" "$@""#])
+            .arg(&path)
+            .args(args);
+        (c, "mdns")
+    } else {
+        let mut c = tokio::process::Command::new(&path);
+        c.args(args).env("MICRO_REGISTRY", "memory");
+        (c, "memory")
+    };
+    let mut child = command
+        .env("MICRO_BROKER", "http")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| format!("starting {binary}: {e}"))?;
+    tokio::time::sleep(SETTLE).await;
+    if let Ok(Some(status)) = child.try_wait() {
+        return Err(format!("{binary} exited while idle: {status}"));
+    }
+    let pid = child.id().ok_or_else(|| format!("{binary} exited"))?;
+    Ok((Proc(pid).rss_mib(), registry))
+}
+
+fn expect(ok: bool, what: &str) -> Result<u64, String> {
+    if ok {
+        Ok(1)
+    } else {
+        Err(format!("unexpected answer: {what}"))
+    }
+}
+
+fn counted(n: u64) -> Result<u64, String> {
+    if n == STREAMED as u64 {
+        Ok(n)
+    } else {
+        Err(format!("stream ended after {n} of {STREAMED} replies"))
+    }
+}
