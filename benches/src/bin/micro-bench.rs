@@ -7,12 +7,14 @@ const USAGE: &str = "\
 micro-bench: micro next to its floor (raw tonic, axum, async-nats), in one run
 
 usage: micro-bench [--quick] [--seconds S] [--warmup S] [--only GROUP[,GROUP]]
-                   [--json FILE] [--svg FILE]
+                   [--case TEXT] [--json FILE] [--svg FILE]
 
   --quick        1.2 s per case after 0.3 s of warm-up (default: 10 s after 2 s)
   --seconds S    measured seconds per case
   --warmup S     warm-up seconds per case
   --only G,..    groups to run: unary, stream, gateway, broker, idle (default: all)
+  --case TEXT    only cases whose name holds TEXT (e.g. micro, tonic, nats); ratios need
+                 the baseline in the same run
   --json FILE    write the figures as JSON
   --svg FILE     write the chart of req/s by concurrency (unary and gateway groups)
 
@@ -23,6 +25,7 @@ server processes the harness starts.";
 struct Args {
     timing: Timing,
     groups: Vec<String>,
+    case: Option<String>,
     json: Option<std::path::PathBuf>,
     svg: Option<std::path::PathBuf>,
 }
@@ -43,6 +46,7 @@ fn parse(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
             run: Duration::from_secs(10),
         },
         groups: cases::GROUPS.iter().map(|g| g.to_string()).collect(),
+        case: None,
         json: None,
         svg: None,
     };
@@ -70,6 +74,7 @@ fn parse(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
                     ));
                 }
             }
+            "--case" => args.case = Some(argv.next().ok_or("--case needs a name")?),
             "--json" => args.json = Some(argv.next().ok_or("--json needs a file")?.into()),
             "--svg" => args.svg = Some(argv.next().ok_or("--svg needs a file")?.into()),
             "-h" | "--help" => return Err(String::new()),
@@ -137,6 +142,7 @@ async fn bench(args: Args) -> Result<(), String> {
     let plan = cases::Plan {
         timing: args.timing,
         groups: args.groups,
+        case: args.case,
     };
     let rows = cases::run(&plan, |row| println!("{}", report::line(row))).await?;
     println!("\nwith ratios to each group's baseline (same concurrency):\n");

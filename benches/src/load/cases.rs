@@ -28,6 +28,114 @@ pub const GROUPS: &[&str] = &["unary", "stream", "gateway", "broker", "idle"];
 /// Replies per streamed call.
 const STREAMED: i64 = 1_000;
 
+/// How a case is measured.
+#[derive(Debug, Clone, Copy)]
+enum Runner {
+    UnaryTonic,
+    UnaryMicro {
+        json: bool,
+    },
+    StreamTonic,
+    StreamMicro,
+    /// Through this gateway server kind.
+    Gateway(&'static str),
+    /// This broker loop kind.
+    Broker(&'static str),
+}
+
+/// A measured case.
+#[derive(Debug)]
+struct Case {
+    group: &'static str,
+    name: &'static str,
+    baseline: bool,
+    unit: &'static str,
+    runner: Runner,
+}
+
+/// Every measured case, each group's baseline first.
+const CASES: &[Case] = &[
+    Case {
+        group: "unary",
+        name: "raw tonic",
+        baseline: true,
+        unit: "req/s",
+        runner: Runner::UnaryTonic,
+    },
+    Case {
+        group: "unary",
+        name: "micro proto",
+        baseline: false,
+        unit: "req/s",
+        runner: Runner::UnaryMicro { json: false },
+    },
+    Case {
+        group: "unary",
+        name: "micro JSON",
+        baseline: false,
+        unit: "req/s",
+        runner: Runner::UnaryMicro { json: true },
+    },
+    Case {
+        group: "stream",
+        name: "raw tonic",
+        baseline: true,
+        unit: "msg/s",
+        runner: Runner::StreamTonic,
+    },
+    Case {
+        group: "stream",
+        name: "micro proto",
+        baseline: false,
+        unit: "msg/s",
+        runner: Runner::StreamMicro,
+    },
+    Case {
+        group: "gateway",
+        name: "axum -> raw tonic",
+        baseline: true,
+        unit: "req/s",
+        runner: Runner::Gateway("axum-forwarder"),
+    },
+    Case {
+        group: "gateway",
+        name: "micro api (rpc)",
+        baseline: false,
+        unit: "req/s",
+        runner: Runner::Gateway("micro-api"),
+    },
+    Case {
+        group: "broker",
+        name: "raw async-nats",
+        baseline: true,
+        unit: "msg/s",
+        runner: Runner::Broker("raw-nats"),
+    },
+    Case {
+        group: "broker",
+        name: "micro nats",
+        baseline: false,
+        unit: "msg/s",
+        runner: Runner::Broker("micro-nats"),
+    },
+    Case {
+        group: "broker",
+        name: "micro http broker",
+        baseline: false,
+        unit: "msg/s",
+        runner: Runner::Broker("micro-http"),
+    },
+];
+
+/// Concurrency levels of each measured group, in the order the groups run (broker cases keep
+/// a batch of messages in flight instead of concurrent callers).
+const LEVELS: &[(&str, &[usize])] = &[
+    ("unary", &[1, 16, 64]),
+    ("stream", &[1, 16]),
+    ("gateway", &[1, 16, 64]),
+    ("broker", &[super::servers::BATCH as usize]),
+];
+
 /// What to run.
 #[derive(Debug, Clone)]
 pub struct Plan {
@@ -35,6 +143,8 @@ pub struct Plan {
     pub timing: Timing,
     /// Groups to run (all of [`GROUPS`] by default).
     pub groups: Vec<String>,
+    /// Only cases whose name holds this (any case), e.g. `micro` or `tonic`.
+    pub case: Option<String>,
 }
 
 /// One line of the table.
@@ -54,6 +164,9 @@ pub struct Row {
     pub sample: Option<Sample>,
     /// Server CPU time per request or message, in microseconds.
     pub cpu_us_per_item: Option<f64>,
+    /// The load generator's CPU time per request or message (the framework's client side, for
+    /// unary and stream cases), in microseconds.
+    pub client_cpu_us_per_item: Option<f64>,
     /// Peak resident memory of the measured server process (for idle rows: resident now).
     pub rss_mib: f64,
     /// Rate over the baseline's rate at the same concurrency.
@@ -77,8 +190,8 @@ impl Row {
             baseline,
             concurrency,
             unit,
-            cpu_us_per_item: (m.sample.items > 0)
-                .then(|| m.cpu_seconds * 1e6 / m.sample.items as f64),
+            cpu_us_per_item: per_item(m.cpu_seconds, &m.sample),
+            client_cpu_us_per_item: m.client_cpu_seconds.and_then(|c| per_item(c, &m.sample)),
             sample: Some(m.sample),
             rss_mib: m.rss_mib,
             ratio: None,
@@ -87,10 +200,15 @@ impl Row {
     }
 }
 
+fn per_item(seconds: f64, sample: &Sample) -> Option<f64> {
+    (sample.items > 0).then(|| seconds * 1e6 / sample.items as f64)
+}
+
 /// A sample with the measured server's CPU time and peak memory.
 struct Measured {
     sample: Sample,
     cpu_seconds: f64,
+    client_cpu_seconds: Option<f64>,
     rss_mib: f64,
 }
 
@@ -104,71 +222,42 @@ pub async fn run(plan: &Plan, mut progress: impl FnMut(&Row)) -> Result<Vec<Row>
     };
     let t = plan.timing;
     let wanted = |g: &str| plan.groups.iter().any(|w| w == g);
-    if wanted("unary") {
-        for conc in [1, 16, 64] {
-            let raw = unary_tonic(conc, t).await?;
-            push(
-                Row::measured("unary", "raw tonic", true, conc, "req/s", raw),
-                &mut rows,
-            );
-            let proto = unary_micro(conc, t, false).await?;
-            push(
-                Row::measured("unary", "micro proto", false, conc, "req/s", proto),
-                &mut rows,
-            );
-            let json = unary_micro(conc, t, true).await?;
-            push(
-                Row::measured("unary", "micro JSON", false, conc, "req/s", json),
-                &mut rows,
-            );
+    let picked = |case: &str| {
+        plan.case
+            .as_ref()
+            .is_none_or(|c| case.to_lowercase().contains(&c.to_lowercase()))
+    };
+    let mut nats = None;
+    for (group, levels) in LEVELS {
+        if !wanted(group) {
+            continue;
+        }
+        for &conc in *levels {
+            for case in CASES.iter().filter(|c| c.group == *group && picked(c.name)) {
+                let measured = match case.runner {
+                    Runner::UnaryTonic => unary_tonic(conc, t).await?,
+                    Runner::UnaryMicro { json } => unary_micro(conc, t, json).await?,
+                    Runner::StreamTonic => stream_tonic(conc, t).await?,
+                    Runner::StreamMicro => stream_micro(conc, t).await?,
+                    Runner::Gateway(kind) => gateway(conc, t, kind).await?,
+                    Runner::Broker(kind) => {
+                        if nats.is_none() {
+                            nats = Some(
+                                tokio::task::spawn_blocking(micro_tests::Nats::start)
+                                    .await
+                                    .map_err(|e| format!("starting nats-server: {e}"))?,
+                            );
+                        }
+                        let address = nats.as_ref().map(|n| n.address()).unwrap_or_default();
+                        broker(kind, &address, t).await?
+                    }
+                };
+                let row = Row::measured(group, case.name, case.baseline, conc, case.unit, measured);
+                push(row, &mut rows);
+            }
         }
     }
-    if wanted("stream") {
-        for conc in [1, 16] {
-            let raw = stream_tonic(conc, t).await?;
-            push(
-                Row::measured("stream", "raw tonic", true, conc, "msg/s", raw),
-                &mut rows,
-            );
-            let micro = stream_micro(conc, t).await?;
-            push(
-                Row::measured("stream", "micro proto", false, conc, "msg/s", micro),
-                &mut rows,
-            );
-        }
-    }
-    if wanted("gateway") {
-        for conc in [1, 16, 64] {
-            let floor = gateway(conc, t, "axum-forwarder").await?;
-            push(
-                Row::measured("gateway", "axum -> raw tonic", true, conc, "req/s", floor),
-                &mut rows,
-            );
-            let api = gateway(conc, t, "micro-api").await?;
-            push(
-                Row::measured("gateway", "micro api (rpc)", false, conc, "req/s", api),
-                &mut rows,
-            );
-        }
-    }
-    if wanted("broker") {
-        let nats = tokio::task::spawn_blocking(micro_tests::Nats::start)
-            .await
-            .map_err(|e| format!("starting nats-server: {e}"))?;
-        let in_flight = super::servers::BATCH as usize;
-        for (kind, case) in [
-            ("raw-nats", "raw async-nats"),
-            ("micro-nats", "micro nats"),
-            ("micro-http", "micro http broker"),
-        ] {
-            let m = broker(kind, &nats.address(), t).await?;
-            push(
-                Row::measured("broker", case, kind == "raw-nats", in_flight, "msg/s", m),
-                &mut rows,
-            );
-        }
-    }
-    if wanted("idle") {
+    if wanted("idle") && picked("idle") {
         for (binary, args, case) in [
             ("greeter", &[][..], "greeter"),
             (
@@ -187,6 +276,7 @@ pub async fn run(plan: &Plan, mut progress: impl FnMut(&Row)) -> Result<Vec<Row>
                     unit: "",
                     sample: None,
                     cpu_us_per_item: None,
+                    client_cpu_us_per_item: None,
                     rss_mib: rss,
                     ratio: None,
                     p99_ratio: None,
@@ -234,11 +324,16 @@ where
     Fut: Future<Output = Result<u64, String>> + Send,
 {
     let proc = Proc(measured.pid());
-    let mut cpu = CpuWindow::new(vec![proc]);
-    let sample = drive(conc, t, op, |open| cpu.mark(open)).await?;
+    let (mut cpu, mut client_cpu) = (CpuWindow::new(vec![proc]), CpuWindow::new(vec![Proc::me()]));
+    let sample = drive(conc, t, op, |open| {
+        cpu.mark(open);
+        client_cpu.mark(open);
+    })
+    .await?;
     Ok(Measured {
         sample,
         cpu_seconds: cpu.seconds(),
+        client_cpu_seconds: Some(client_cpu.seconds()),
         rss_mib: proc.peak_rss_mib(),
     })
 }
@@ -405,6 +500,7 @@ async fn broker(kind: &str, nats: &str, t: Timing) -> Result<Measured, String> {
     Ok(Measured {
         sample: run.sample,
         cpu_seconds: run.cpu_seconds,
+        client_cpu_seconds: None,
         rss_mib: run.peak_rss_mib,
     })
 }

@@ -43,7 +43,7 @@ pub fn machine() -> String {
 /// The table's header line.
 pub fn header() -> String {
     format!(
-        "{:<8} {:<26} {:>5} {:>17} {:>9} {:>9} {:>9} {:>9} {:>9} {:>6} {:>6}",
+        "{:<8} {:<26} {:>5} {:>17} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>6} {:>6}",
         "group",
         "case",
         "conc",
@@ -51,7 +51,8 @@ pub fn header() -> String {
         "p50",
         "p99",
         "p99.9",
-        "cpu/item",
+        "srv cpu",
+        "cli cpu",
         "rss MiB",
         "ratio",
         "p99 x"
@@ -67,13 +68,13 @@ pub fn line(row: &Row) -> String {
     };
     let Some(s) = &row.sample else {
         return format!(
-            "{:<8} {:<26} {:>5} {:>17} {:>9} {:>9} {:>9} {:>9} {:>9.1}",
-            row.group, name, "", "idle", "", "", "", "", row.rss_mib
+            "{:<8} {:<26} {:>5} {:>17} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9.1}",
+            row.group, name, "", "idle", "", "", "", "", "", row.rss_mib
         );
     };
     let ratio = |r: Option<f64>| r.map_or("-".to_string(), |r| format!("{r:.2}"));
     format!(
-        "{:<8} {:<26} {:>5} {:>17} {:>9} {:>9} {:>9} {:>9} {:>9.1} {:>6} {:>6}",
+        "{:<8} {:<26} {:>5} {:>17} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9.1} {:>6} {:>6}",
         row.group,
         name,
         row.concurrency,
@@ -82,6 +83,7 @@ pub fn line(row: &Row) -> String {
         micros(s.p99_us),
         micros(s.p999_us),
         row.cpu_us_per_item.map_or("-".into(), micros),
+        row.client_cpu_us_per_item.map_or("-".into(), micros),
         row.rss_mib,
         ratio(row.ratio),
         ratio(row.p99_ratio),

@@ -256,20 +256,20 @@ impl Client {
             if remaining.is_zero() {
                 break;
             }
-            let Some(node) = next.next_node().cloned() else {
+            let Some(node) = next.next_node() else {
                 break;
             };
             let result = self
-                .attempt(&node, &path, codec, body.clone(), remaining, &opts.metadata)
+                .attempt(node, &path, codec, body.clone(), remaining, &opts.metadata)
                 .await
-                .map_err(|e| describe(e, service, endpoint, &node, timeout));
+                .map_err(|e| describe(e, service, endpoint, node, timeout));
             match result {
                 Ok(reply) => {
-                    self.inner.selector.mark(service, &node, Ok(()));
+                    self.inner.selector.mark(service, node, Ok(()));
                     return Ok(reply);
                 }
                 Err(err) => {
-                    self.inner.selector.mark(service, &node, Err(&err));
+                    self.inner.selector.mark(service, node, Err(&err));
                     let retry = should_retry(&err);
                     tracing::debug!(service, endpoint, node = %node.address, attempt, retry, error = %err, "call failed");
                     if !retry {

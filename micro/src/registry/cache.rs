@@ -27,7 +27,7 @@ pub struct CacheRegistry {
 #[derive(Debug, Default)]
 struct State {
     /// Looked-up services by name: every version with its nodes (empty once all left).
-    services: RwLock<HashMap<String, Vec<Service>>>,
+    services: RwLock<HashMap<String, Arc<Vec<Service>>>>,
     /// Whether the watch runs (started by the first lookup, inside a runtime).
     watching: AtomicBool,
     /// Whether the watch is up; while it is down, cached answers may be stale.
@@ -50,7 +50,7 @@ impl CacheRegistry {
         &self.backend
     }
 
-    fn cached(&self, name: &str) -> Option<Vec<Service>> {
+    fn cached(&self, name: &str) -> Option<Arc<Vec<Service>>> {
         self.state
             .services
             .read()
@@ -83,7 +83,7 @@ impl State {
         }
     }
 
-    fn store(&self, name: &str, services: Vec<Service>) {
+    fn store(&self, name: &str, services: Arc<Vec<Service>>) {
         self.services
             .write()
             .unwrap_or_else(|e| e.into_inner())
@@ -96,6 +96,8 @@ impl State {
         let Some(versions) = services.get_mut(&event.service.name) else {
             return;
         };
+        // Copy on write: lookups in flight keep the record they were handed.
+        let versions = Arc::make_mut(versions);
         let incoming = &event.service;
         match event.action {
             Action::Create | Action::Update => {
@@ -182,8 +184,8 @@ async fn refresh_all(state: &State, backend: &dyn Registry) -> bool {
         .collect();
     for name in names {
         match backend.get_service(&name).await {
-            Ok(services) => state.store(&name, services),
-            Err(RegistryError::NotFound) => state.store(&name, Vec::new()),
+            Ok(services) => state.store(&name, Arc::new(services)),
+            Err(RegistryError::NotFound) => state.store(&name, Arc::default()),
             Err(e) => {
                 state.outage("refresh failed", &e);
                 return false;
@@ -216,6 +218,10 @@ impl Registry for CacheRegistry {
     }
 
     async fn get_service(&self, name: &str) -> Result<Vec<Service>, RegistryError> {
+        self.lookup(name).await.map(|services| services.to_vec())
+    }
+
+    async fn lookup(&self, name: &str) -> Result<Arc<Vec<Service>>, RegistryError> {
         self.ensure_watching();
         let cached = self.cached(name);
         let fresh = self.state.fresh.load(Ordering::Acquire);
@@ -231,11 +237,12 @@ impl Registry for CacheRegistry {
             }
             cached => match self.backend.get_service(name).await {
                 Ok(services) => {
-                    self.state.store(name, services.clone());
+                    let services = Arc::new(services);
+                    self.state.store(name, Arc::clone(&services));
                     Ok(services)
                 }
                 Err(RegistryError::NotFound) => {
-                    self.state.store(name, Vec::new());
+                    self.state.store(name, Arc::default());
                     Err(RegistryError::NotFound)
                 }
                 Err(e) => {

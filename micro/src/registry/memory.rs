@@ -40,6 +40,9 @@ struct Inner {
     services: Mutex<BTreeMap<String, BTreeMap<String, Record>>>,
     /// The earliest expiry of any node, so lookups skip the sweep until something is due.
     next_expiry: Mutex<Option<Instant>>,
+    /// Each looked-up service as lookups hand it out, until it changes. Locked only while
+    /// `services` is, so a copy is never older than the records.
+    shared: Mutex<HashMap<String, Arc<Vec<Service>>>>,
     events: broadcast::Sender<Event>,
 }
 
@@ -64,6 +67,7 @@ impl MemoryRegistry {
             inner: Arc::new(Inner {
                 services: Mutex::new(BTreeMap::new()),
                 next_expiry: Mutex::new(None),
+                shared: Mutex::default(),
                 events,
             }),
         }
@@ -73,6 +77,15 @@ impl MemoryRegistry {
     pub fn shared() -> Arc<dyn Registry> {
         static SHARED: OnceLock<MemoryRegistry> = OnceLock::new();
         Arc::new(SHARED.get_or_init(MemoryRegistry::new).clone())
+    }
+
+    /// Forgets the shared copy of `name` (every copy when `None`); called with `services` locked.
+    fn unshare(&self, name: Option<&str>) {
+        let mut shared = self.inner.shared.lock().unwrap_or_else(|e| e.into_inner());
+        match name {
+            Some(name) => drop(shared.remove(name)),
+            None => shared.clear(),
+        }
     }
 
     fn emit(&self, action: Action, service: Service) {
@@ -122,6 +135,9 @@ impl MemoryRegistry {
                 versions.retain(|_, r| !r.service.nodes.is_empty());
             }
             services.retain(|_, v| !v.is_empty());
+            if !expired.is_empty() {
+                self.unshare(None);
+            }
             let next = services
                 .values()
                 .flat_map(|versions| versions.values())
@@ -171,6 +187,7 @@ impl Registry for MemoryRegistry {
                 .services
                 .lock()
                 .unwrap_or_else(|e| e.into_inner());
+            self.unshare(Some(&service.name));
             let versions = services.entry(service.name.clone()).or_default();
             match versions.get_mut(&service.version) {
                 None => {
@@ -217,6 +234,7 @@ impl Registry for MemoryRegistry {
                 .services
                 .lock()
                 .unwrap_or_else(|e| e.into_inner());
+            self.unshare(Some(&service.name));
             if let Some(versions) = services.get_mut(&service.name) {
                 if let Some(record) = versions.get_mut(&service.version) {
                     record
@@ -240,15 +258,25 @@ impl Registry for MemoryRegistry {
     }
 
     async fn get_service(&self, name: &str) -> Result<Vec<Service>, RegistryError> {
+        self.lookup(name).await.map(|services| services.to_vec())
+    }
+
+    async fn lookup(&self, name: &str) -> Result<Arc<Vec<Service>>, RegistryError> {
         self.expire();
         let services = self
             .inner
             .services
             .lock()
             .unwrap_or_else(|e| e.into_inner());
+        let mut shared = self.inner.shared.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(copy) = shared.get(name) {
+            return Ok(Arc::clone(copy));
+        }
         match services.get(name) {
             Some(versions) if !versions.is_empty() => {
-                Ok(versions.values().map(|r| r.service.clone()).collect())
+                let copy = Arc::new(versions.values().map(|r| r.service.clone()).collect());
+                shared.insert(name.to_string(), Arc::clone(&copy));
+                Ok(copy)
             }
             _ => Err(RegistryError::NotFound),
         }
@@ -308,6 +336,44 @@ mod tests {
             }],
             ..Default::default()
         }
+    }
+
+    #[tokio::test]
+    async fn lookups_share_one_copy_until_the_service_changes() {
+        let r = MemoryRegistry::new();
+        let once = RegisterOptions::default();
+        r.register(&svc("v1", "a"), once).await.unwrap();
+        let first = r.lookup("go.micro.srv.test").await.unwrap();
+        let again = r.lookup("go.micro.srv.test").await.unwrap();
+        assert!(
+            Arc::ptr_eq(&first, &again),
+            "an unchanged service is not copied"
+        );
+        r.register(&svc("v1", "b"), once).await.unwrap();
+        let after = r.lookup("go.micro.srv.test").await.unwrap();
+        assert_eq!(after[0].nodes.len(), 2, "a new node is seen at once");
+        assert_eq!(
+            first[0].nodes.len(),
+            1,
+            "a copy handed out earlier is left as it was"
+        );
+        r.deregister(&svc("v1", "a")).await.unwrap();
+        r.deregister(&svc("v1", "b")).await.unwrap();
+        assert_eq!(
+            r.lookup("go.micro.srv.test").await.unwrap_err(),
+            RegistryError::NotFound
+        );
+        let ttl = RegisterOptions {
+            ttl: Some(Duration::from_millis(50)),
+        };
+        r.register(&svc("v1", "c"), ttl).await.unwrap();
+        assert!(r.lookup("go.micro.srv.test").await.is_ok());
+        tokio::time::sleep(Duration::from_millis(80)).await;
+        assert_eq!(
+            r.lookup("go.micro.srv.test").await.unwrap_err(),
+            RegistryError::NotFound,
+            "an expired node is not served from the shared copy"
+        );
     }
 
     #[tokio::test]

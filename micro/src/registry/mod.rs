@@ -197,6 +197,13 @@ pub trait Registry: Send + Sync + std::fmt::Debug + 'static {
     /// Every version of the service `name`; [`RegistryError::NotFound`] if there is none.
     async fn get_service(&self, name: &str) -> Result<Vec<Service>, RegistryError>;
 
+    /// [`get_service`](Self::get_service) shared rather than copied: registries that hold their
+    /// records in memory (the cache, the memory registry) hand out the one they hold, so the
+    /// selector's lookup on every call copies no record.
+    async fn lookup(&self, name: &str) -> Result<Arc<Vec<Service>>, RegistryError> {
+        self.get_service(name).await.map(Arc::new)
+    }
+
     /// Every service, sorted by name (records carry name and version; nodes may be empty).
     async fn list_services(&self) -> Result<Vec<Service>, RegistryError>;
 

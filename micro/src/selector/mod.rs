@@ -13,6 +13,7 @@ pub use self::registry::RegistrySelector;
 pub use self::strategy::Strategy;
 
 use crate::registry::{Node, Service};
+use std::sync::Arc;
 
 /// Keeps some nodes of a service and drops the others.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,34 +93,51 @@ pub trait Selector: Send + Sync + std::fmt::Debug + 'static {
 /// so there is always a node for another retry.
 #[derive(Debug, Clone)]
 pub struct Next {
-    nodes: Vec<Node>,
+    /// The records the nodes belong to, shared with the registry that handed them out.
+    services: Arc<Vec<Service>>,
+    /// (service, node) indices into `services`, in the order to try them.
+    order: Vec<(usize, usize)>,
     position: usize,
 }
 
 impl Next {
     /// Nodes to try in this order.
     pub fn new(nodes: Vec<Node>) -> Self {
-        Next { nodes, position: 0 }
+        let order = (0..nodes.len()).map(|n| (0, n)).collect();
+        let service = Service {
+            nodes,
+            ..Default::default()
+        };
+        Next::ordered(Arc::new(vec![service]), order)
+    }
+
+    /// The nodes of `services` at the (service, node) positions of `order`, in that order.
+    pub(crate) fn ordered(services: Arc<Vec<Service>>, order: Vec<(usize, usize)>) -> Self {
+        Next {
+            services,
+            order,
+            position: 0,
+        }
     }
 
     /// How many distinct nodes there are.
     pub fn len(&self) -> usize {
-        self.nodes.len()
+        self.order.len()
     }
 
     /// True when there is no node at all.
     pub fn is_empty(&self) -> bool {
-        self.nodes.is_empty()
+        self.order.is_empty()
     }
 
     /// The next node to call.
     pub fn next_node(&mut self) -> Option<&Node> {
-        if self.nodes.is_empty() {
+        if self.order.is_empty() {
             return None;
         }
-        let i = self.position % self.nodes.len();
+        let (s, n) = self.order[self.position % self.order.len()];
         self.position += 1;
-        self.nodes.get(i)
+        self.services.get(s)?.nodes.get(n)
     }
 }
 

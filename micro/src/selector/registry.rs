@@ -44,31 +44,44 @@ impl RegistrySelector {
 #[async_trait::async_trait]
 impl Selector for RegistrySelector {
     async fn select(&self, service: &str, opts: &SelectOptions) -> Result<Next, SelectError> {
-        let mut services = match self.registry.get_service(service).await {
+        let mut services = match self.registry.lookup(service).await {
             Ok(s) => s,
             Err(RegistryError::NotFound) => return Err(SelectError::NotFound(service.into())),
             Err(e) => return Err(e.into()),
         };
-        for filter in &opts.filters {
-            filter.apply(&mut services);
+        if !opts.filters.is_empty() {
+            // Filters work on a copy; unfiltered calls share the registry's record.
+            let mut filtered = services.to_vec();
+            for filter in &opts.filters {
+                filter.apply(&mut filtered);
+            }
+            services = Arc::new(filtered);
         }
-        let all: Vec<Node> = services.into_iter().flat_map(|s| s.nodes).collect();
-        let mut nodes: Vec<Node> = all
+        let node = |&(s, n): &(usize, usize)| &services[s].nodes[n];
+        let all: Vec<(usize, usize)> = services
             .iter()
-            .filter(|n| !self.blacklist.is_out(&n.id))
-            .cloned()
+            .enumerate()
+            .flat_map(|(s, service)| (0..service.nodes.len()).map(move |n| (s, n)))
             .collect();
-        if nodes.is_empty() {
+        let mut order: Vec<(usize, usize)> = all
+            .iter()
+            .copied()
+            .filter(|at| !self.blacklist.is_out(&node(at).id))
+            .collect();
+        if order.is_empty() {
             // Every node failed lately: trying them beats failing without a try.
-            nodes = all;
+            order = all;
         }
-        if nodes.is_empty() {
+        if order.is_empty() {
             return Err(SelectError::NoneAvailable(service.into()));
         }
-        opts.strategy
-            .unwrap_or(self.strategy)
-            .order(service, &mut nodes, &self.counters);
-        Ok(Next::new(nodes))
+        opts.strategy.unwrap_or(self.strategy).order(
+            service,
+            &mut order,
+            |at| node(at).id.as_str(),
+            &self.counters,
+        );
+        Ok(Next::ordered(services, order))
     }
 
     fn mark(&self, _service: &str, node: &Node, outcome: Result<(), &CallError>) {

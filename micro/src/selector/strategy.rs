@@ -1,6 +1,5 @@
 //! Strategies: the order in which a service's nodes are tried.
 
-use crate::registry::Node;
 use rand::seq::SliceRandom;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -33,18 +32,23 @@ impl Counters {
 }
 
 impl Strategy {
-    /// Puts `nodes` in the order this strategy tries them.
-    pub(crate) fn order(self, service: &str, nodes: &mut [Node], counters: &Counters) {
-        if nodes.len() < 2 {
+    /// Orders `items` (nodes, or positions of nodes) whose node ids `id` gives.
+    pub(crate) fn order<'a, T>(
+        self,
+        service: &str,
+        items: &mut [T],
+        id: impl Fn(&T) -> &'a str,
+        counters: &Counters,
+    ) {
+        if items.len() < 2 {
             return;
         }
         match self {
-            Strategy::Random => nodes.shuffle(&mut rand::rng()),
+            Strategy::Random => items.shuffle(&mut rand::rng()),
             Strategy::RoundRobin => {
-                // Registries need not list nodes in a stable order: sort first.
-                nodes.sort_by(|a, b| a.id.cmp(&b.id));
-                let start = counters.next(service) % nodes.len();
-                nodes.rotate_left(start);
+                items.sort_by(|a, b| id(a).cmp(id(b)));
+                let start = counters.next(service) % items.len();
+                items.rotate_left(start);
             }
         }
     }
@@ -57,18 +61,13 @@ mod tests {
     #[test]
     fn round_robin_rotates_across_calls() {
         let counters = Counters::default();
-        let nodes: Vec<Node> = ["a", "b", "c"]
-            .iter()
-            .map(|id| Node {
-                id: id.to_string(),
-                ..Default::default()
-            })
-            .collect();
-        let firsts: Vec<String> = (0..6)
+        // Positions of nodes given out of id order, as a registry may list them.
+        let ids = ["b", "c", "a"];
+        let firsts: Vec<&str> = (0..6)
             .map(|_| {
-                let mut n = nodes.clone();
-                Strategy::RoundRobin.order("svc", &mut n, &counters);
-                n[0].id.clone()
+                let mut order = vec![0, 1, 2];
+                Strategy::RoundRobin.order("svc", &mut order, |&i| ids[i], &counters);
+                ids[order[0]]
             })
             .collect();
         assert_eq!(firsts, ["a", "b", "c", "a", "b", "c"]);
