@@ -340,7 +340,7 @@ async fn rpc(
 
     let versions = gw
         .registry
-        .get_service(&route.service)
+        .lookup(&route.service)
         .await
         .map_err(|e| match e {
             micro::registry::RegistryError::NotFound => {
@@ -355,23 +355,37 @@ async fn rpc(
     if endpoint.is_some_and(|e| e.metadata.get("stream").is_some_and(|s| s == "true")) {
         return websocket::serve(gw.client.clone(), route, parts, opts).await;
     }
-    let schema = endpoint.and_then(|e| e.request.clone());
-    let mut request = if body.iter().all(u8::is_ascii_whitespace) {
+    let blank = body.iter().all(u8::is_ascii_whitespace);
+    if query.is_empty() && captures.is_empty() {
+        // Nothing to merge: the body goes on as it came, once checked to be a JSON object,
+        // and the service's JSON comes back as it was sent.
+        let body = if blank {
+            Bytes::from_static(b"{}")
+        } else {
+            check_object(&body)?;
+            body
+        };
+        let reply = gw
+            .client
+            .call_raw(&route.service, &route.endpoint, Codec::Json, body, opts)
+            .await?;
+        let reply = if reply.is_empty() {
+            Bytes::from_static(b"{}")
+        } else {
+            reply
+        };
+        return Ok(([(header::CONTENT_TYPE, "application/json")], reply).into_response());
+    }
+    let schema = endpoint.and_then(|e| e.request.as_ref());
+    let mut request = if blank {
         serde_json::Map::new()
     } else {
-        match serde_json::from_slice::<serde_json::Value>(&body) {
-            Ok(serde_json::Value::Object(m)) => m,
-            Ok(_) => {
-                return Err(Error::bad_request(
-                    API_ID,
-                    "the request body must be a JSON object",
-                ))
-            }
-            Err(e) => return Err(Error::bad_request(API_ID, format!("invalid JSON: {e}"))),
-        }
+        check_object(&body)?;
+        serde_json::from_slice(&body)
+            .map_err(|e| Error::bad_request(API_ID, format!("invalid JSON: {e}")))?
     };
-    query::merge(&mut request, &query, schema.as_ref());
-    query::merge_pairs(&mut request, captures, schema.as_ref());
+    query::merge(&mut request, &query, schema);
+    query::merge_pairs(&mut request, captures, schema);
     let reply = gw
         .client
         .call_json(
@@ -382,6 +396,20 @@ async fn rpc(
         )
         .await?;
     Ok(json_response(StatusCode::OK, &reply))
+}
+
+/// A request body must be one JSON object; checked without building it.
+fn check_object(body: &[u8]) -> Result<(), Error> {
+    if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(body) {
+        return Err(Error::bad_request(API_ID, format!("invalid JSON: {e}")));
+    }
+    if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(Error::bad_request(
+            API_ID,
+            "the request body must be a JSON object",
+        ));
+    }
+    Ok(())
 }
 
 fn pairs<'a>(items: impl Iterator<Item = (&'a str, String)>) -> serde_json::Value {

@@ -128,3 +128,38 @@ where
     }
     Ok(Sample::new(items, timing.run.as_secs_f64(), latencies))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_are_nearest_rank() {
+        let latencies = (1..=1000).rev().map(Duration::from_micros).collect();
+        let s = Sample::new(2000, 2.0, latencies);
+        assert_eq!((s.ops, s.items), (1000, 2000));
+        assert_eq!((s.p50_us, s.p99_us, s.p999_us), (500.0, 990.0, 999.0));
+        assert_eq!(s.rate(), 1000.0);
+        assert_eq!(Sample::new(0, 1.0, Vec::new()).p99_us, 0.0);
+    }
+
+    #[tokio::test]
+    async fn drive_counts_only_the_window_and_stops_by_itself() {
+        let timing = Timing {
+            warmup: Duration::from_millis(50),
+            run: Duration::from_millis(200),
+        };
+        let mut marks = Vec::new();
+        let op = || async {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            Ok(3)
+        };
+        let s = drive(4, timing, op, |open| marks.push(open)).await.unwrap();
+        assert_eq!(marks, [true, false]);
+        assert!(s.ops > 0 && s.ops <= 4 * 40, "{s:?}");
+        assert_eq!(s.items, 3 * s.ops);
+        let failing = || async { Err::<u64, _>("refused".to_string()) };
+        let err = drive(2, timing, failing, |_| {}).await.unwrap_err();
+        assert_eq!(err, "refused");
+    }
+}

@@ -80,8 +80,7 @@ where
         .max_decoding_message_size(shared.max_message_size)
         .max_encoding_message_size(shared.max_message_size);
     let serve = Serve {
-        endpoint,
-        ctx,
+        call: Some((endpoint, ctx)),
         codec,
         shared: Arc::clone(&shared),
     };
@@ -100,8 +99,8 @@ fn with_codec(mut rsp: Response, codec: Codec) -> Response {
 /// The tonic service for one call. Every call is served as a stream at this level, so that
 /// reading the request (and its size limit) is ours to report.
 struct Serve {
-    endpoint: Endpoint,
-    ctx: Context,
+    /// Taken by the one call tonic makes.
+    call: Option<(Arc<Endpoint>, Context)>,
     codec: Codec,
     shared: Arc<Shared>,
 }
@@ -112,8 +111,10 @@ impl tonic::server::StreamingService<Bytes> for Serve {
     type Future = BoxFuture<'static, Result<tonic::Response<Self::ResponseStream>, Status>>;
 
     fn call(&mut self, request: tonic::Request<Streaming<Bytes>>) -> Self::Future {
-        let endpoint = self.endpoint.clone();
-        let ctx = self.ctx.clone();
+        let Some((endpoint, ctx)) = self.call.take() else {
+            let status = Status::internal("request served twice");
+            return futures::future::ready(Err(status)).boxed();
+        };
         let codec = self.codec;
         let shared = Arc::clone(&self.shared);
         async move {

@@ -2,14 +2,16 @@
 
 use super::handler::Endpoint;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 /// Endpoints by name, plus a few fixed paths of standard gRPC services.
 #[derive(Debug, Default, Clone)]
 pub(crate) struct Router {
-    endpoints: HashMap<String, Endpoint>,
+    /// Shared: a request holds its endpoint (schemas and all) without copying it.
+    endpoints: HashMap<String, Arc<Endpoint>>,
     /// Full paths such as `/grpc.health.v1.Health/Check`, which must not clash with a user's
     /// own `Health` handler.
-    exact: HashMap<String, Endpoint>,
+    exact: HashMap<String, Arc<Endpoint>>,
     /// Endpoints the framework serves itself; not listed in the registry.
     internal: Vec<String>,
 }
@@ -22,7 +24,8 @@ impl Router {
                 "endpoint defined twice; the later one serves"
             );
         }
-        self.endpoints.insert(endpoint.name().to_string(), endpoint);
+        self.endpoints
+            .insert(endpoint.name().to_string(), Arc::new(endpoint));
     }
 
     pub fn add_internal(&mut self, endpoint: Endpoint) {
@@ -31,11 +34,11 @@ impl Router {
     }
 
     pub fn add_exact(&mut self, path: &str, endpoint: Endpoint) {
-        self.exact.insert(path.to_string(), endpoint);
+        self.exact.insert(path.to_string(), Arc::new(endpoint));
     }
 
     /// The endpoint for `path` and the name it is known by (`Handler.Method`).
-    pub fn route(&self, path: &str) -> (String, Option<&Endpoint>) {
+    pub fn route(&self, path: &str) -> (String, Option<&Arc<Endpoint>>) {
         if let Some(e) = self.exact.get(path) {
             return (e.name().to_string(), Some(e));
         }
