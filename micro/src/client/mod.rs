@@ -336,7 +336,7 @@ impl Client {
             .max_encoding_message_size(self.inner.max_message_size);
         let mut request = tonic::Request::new(payload);
         if let Some(timeout) = timeout {
-            request.set_timeout(timeout);
+            request.metadata_mut().insert(GRPC_TIMEOUT, grpc_timeout(timeout));
         }
         crate::metadata::to_grpc(metadata, request.metadata_mut());
         if let Some(from) = &self.inner.from_service {
@@ -347,6 +347,19 @@ impl Client {
         request.extensions_mut().insert(codec);
         Ok((grpc, request))
     }
+}
+
+const GRPC_TIMEOUT: &str = "grpc-timeout";
+
+/// A deadline as `grpc-timeout`, in whole milliseconds (at least one). tonic would send
+/// microseconds, a value new on every call that HPACK must send as a literal; the few
+/// millisecond values a client sends repeat, and go as one indexed byte.
+fn grpc_timeout(timeout: Duration) -> tonic::metadata::AsciiMetadataValue {
+    // Eight digits at most, as the spec allows: 99,999,999 ms is over a day.
+    let ms = timeout.as_millis().clamp(1, 99_999_999);
+    format!("{ms}m")
+        .parse()
+        .unwrap_or_else(|_| tonic::metadata::AsciiMetadataValue::from_static("1m"))
 }
 
 /// The gRPC path for an endpoint: `/<service>.<Handler>/<Method>`, as go-micro's gRPC client

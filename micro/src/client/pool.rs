@@ -33,9 +33,7 @@ impl Pool {
                 )
             })?
             .tcp_nodelay(true)
-            .connect_timeout(Duration::from_secs(5))
-            .http2_keep_alive_interval(Duration::from_secs(30))
-            .keep_alive_while_idle(false);
+            .connect_timeout(Duration::from_secs(5));
         let mut channels = self.channels.write().unwrap_or_else(|e| e.into_inner());
         let ch = channels
             .entry(address.to_string())
