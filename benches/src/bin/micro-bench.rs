@@ -6,12 +6,15 @@ use std::time::Duration;
 const USAGE: &str = "\
 micro-bench: micro next to its floor (raw tonic, axum, async-nats), in one run
 
-usage: micro-bench [--quick] [--seconds S] [--warmup S] [--only GROUP[,GROUP]]
+usage: micro-bench [--quick] [--seconds S] [--warmup S] [--rounds N] [--only GROUP[,GROUP]]
                    [--case TEXT] [--json FILE] [--svg FILE]
 
-  --quick        1.2 s per case after 0.3 s of warm-up (default: 10 s after 2 s)
-  --seconds S    measured seconds per case
-  --warmup S     warm-up seconds per case
+  --quick        3 rounds of 0.4 s after 0.15 s of warm-up per case
+                 (default: 3 rounds of 5 s after 1 s)
+  --seconds S    measured seconds per round
+  --warmup S     warm-up seconds per round
+  --rounds N     rounds per case, alternating with the other cases of its group;
+                 each row shows its median round
   --only G,..    groups to run: unary, stream, gateway, broker, idle (default: all)
   --case TEXT    only cases whose name holds TEXT (e.g. micro, tonic, nats); ratios need
                  the baseline in the same run
@@ -24,6 +27,7 @@ server processes the harness starts.";
 #[derive(Debug)]
 struct Args {
     timing: Timing,
+    rounds: usize,
     groups: Vec<String>,
     case: Option<String>,
     json: Option<std::path::PathBuf>,
@@ -42,9 +46,10 @@ fn seconds(value: Option<String>, flag: &str) -> Result<Duration, String> {
 fn parse(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
     let mut args = Args {
         timing: Timing {
-            warmup: Duration::from_secs(2),
-            run: Duration::from_secs(10),
+            warmup: Duration::from_secs(1),
+            run: Duration::from_secs(5),
         },
+        rounds: 3,
         groups: cases::GROUPS.iter().map(|g| g.to_string()).collect(),
         case: None,
         json: None,
@@ -54,8 +59,8 @@ fn parse(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
         match flag.as_str() {
             "--quick" => {
                 args.timing = Timing {
-                    warmup: Duration::from_millis(300),
-                    run: Duration::from_millis(1200),
+                    warmup: Duration::from_millis(150),
+                    run: Duration::from_millis(400),
                 }
             }
             "--seconds" => args.timing.run = seconds(argv.next(), "--seconds")?,
@@ -73,6 +78,14 @@ fn parse(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
                         cases::GROUPS.join(", ")
                     ));
                 }
+            }
+            "--rounds" => {
+                let n = argv.next().ok_or("--rounds needs a count")?;
+                args.rounds = n
+                    .parse()
+                    .ok()
+                    .filter(|n| (1..=100).contains(n))
+                    .ok_or(format!("--rounds {n:?}: a count from 1 to 100"))?;
             }
             "--case" => args.case = Some(argv.next().ok_or("--case needs a name")?),
             "--json" => args.json = Some(argv.next().ok_or("--json needs a file")?.into()),
@@ -134,13 +147,15 @@ async fn bench(args: Args) -> Result<(), String> {
     let machine = report::machine();
     println!("{machine}");
     println!(
-        "each case: {:.1} s warm-up, then {:.1} s measured\n",
+        "each case: {} rounds of {:.2} s warm-up, then {:.2} s measured; rows show the median round\n",
+        args.rounds,
         args.timing.warmup.as_secs_f64(),
         args.timing.run.as_secs_f64()
     );
     println!("{}", report::header());
     let plan = cases::Plan {
         timing: args.timing,
+        rounds: args.rounds,
         groups: args.groups,
         case: args.case,
     };
@@ -154,6 +169,7 @@ async fn bench(args: Args) -> Result<(), String> {
     if let Some(path) = &args.json {
         let report = report::Report {
             machine,
+            rounds: args.rounds,
             warmup_seconds: args.timing.warmup.as_secs_f64(),
             run_seconds: args.timing.run.as_secs_f64(),
             rows,

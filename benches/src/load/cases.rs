@@ -141,6 +141,9 @@ const LEVELS: &[(&str, &[usize])] = &[
 pub struct Plan {
     /// Warm-up and measured window of each case.
     pub timing: Timing,
+    /// How many times each case runs, alternating with the others of its group; rows show the
+    /// median round.
+    pub rounds: usize,
     /// Groups to run (all of [`GROUPS`] by default).
     pub groups: Vec<String>,
     /// Only cases whose name holds this (any case), e.g. `micro` or `tonic`.
@@ -200,6 +203,12 @@ impl Row {
     }
 }
 
+/// The round with the median rate (the upper one of an even count).
+fn median(mut rounds: Vec<Measured>) -> Measured {
+    rounds.sort_by(|a, b| a.sample.rate().total_cmp(&b.sample.rate()));
+    rounds.swap_remove(rounds.len() / 2)
+}
+
 fn per_item(seconds: f64, sample: &Sample) -> Option<f64> {
     (sample.items > 0).then(|| seconds * 1e6 / sample.items as f64)
 }
@@ -233,25 +242,38 @@ pub async fn run(plan: &Plan, mut progress: impl FnMut(&Row)) -> Result<Vec<Row>
             continue;
         }
         for &conc in *levels {
-            for case in CASES.iter().filter(|c| c.group == *group && picked(c.name)) {
-                let measured = match case.runner {
-                    Runner::UnaryTonic => unary_tonic(conc, t).await?,
-                    Runner::UnaryMicro { json } => unary_micro(conc, t, json).await?,
-                    Runner::StreamTonic => stream_tonic(conc, t).await?,
-                    Runner::StreamMicro => stream_micro(conc, t).await?,
-                    Runner::Gateway(kind) => gateway(conc, t, kind).await?,
-                    Runner::Broker(kind) => {
-                        if nats.is_none() {
-                            nats = Some(
-                                tokio::task::spawn_blocking(micro_tests::Nats::start)
-                                    .await
-                                    .map_err(|e| format!("starting nats-server: {e}"))?,
-                            );
+            let cases: Vec<&Case> = CASES
+                .iter()
+                .filter(|c| c.group == *group && picked(c.name))
+                .collect();
+            // Rounds alternate the cases, so a machine that slows down or speeds up during the
+            // run weighs on the framework and its baseline alike; each row is its median round.
+            let mut rounds: Vec<Vec<Measured>> = cases.iter().map(|_| Vec::new()).collect();
+            for _ in 0..plan.rounds.max(1) {
+                for (case, taken) in cases.iter().zip(rounds.iter_mut()) {
+                    let measured = match case.runner {
+                        Runner::UnaryTonic => unary_tonic(conc, t).await?,
+                        Runner::UnaryMicro { json } => unary_micro(conc, t, json).await?,
+                        Runner::StreamTonic => stream_tonic(conc, t).await?,
+                        Runner::StreamMicro => stream_micro(conc, t).await?,
+                        Runner::Gateway(kind) => gateway(conc, t, kind).await?,
+                        Runner::Broker(kind) => {
+                            if nats.is_none() {
+                                nats = Some(
+                                    tokio::task::spawn_blocking(micro_tests::Nats::start)
+                                        .await
+                                        .map_err(|e| format!("starting nats-server: {e}"))?,
+                                );
+                            }
+                            let address = nats.as_ref().map(|n| n.address()).unwrap_or_default();
+                            broker(kind, &address, t).await?
                         }
-                        let address = nats.as_ref().map(|n| n.address()).unwrap_or_default();
-                        broker(kind, &address, t).await?
-                    }
-                };
+                    };
+                    taken.push(measured);
+                }
+            }
+            for (case, taken) in cases.iter().zip(rounds) {
+                let measured = median(taken);
                 let row = Row::measured(group, case.name, case.baseline, conc, case.unit, measured);
                 push(row, &mut rows);
             }

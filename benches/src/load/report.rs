@@ -11,9 +11,11 @@ use std::fmt::Write as _;
 pub struct Report {
     /// Where it ran.
     pub machine: String,
-    /// Warm-up and window of each case, in seconds.
+    /// Rounds per case; each row is the median round.
+    pub rounds: usize,
+    /// Warm-up of each round, in seconds.
     pub warmup_seconds: f64,
-    /// The measured window of each case, in seconds.
+    /// The measured window of each round, in seconds.
     pub run_seconds: f64,
     /// The rows, in the order they ran.
     pub rows: Vec<Row>,

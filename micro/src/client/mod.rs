@@ -336,7 +336,9 @@ impl Client {
             .max_encoding_message_size(self.inner.max_message_size);
         let mut request = tonic::Request::new(payload);
         if let Some(timeout) = timeout {
-            request.metadata_mut().insert(GRPC_TIMEOUT, grpc_timeout(timeout));
+            request
+                .metadata_mut()
+                .insert(GRPC_TIMEOUT, grpc_timeout(timeout));
         }
         crate::metadata::to_grpc(metadata, request.metadata_mut());
         if let Some(from) = &self.inner.from_service {
