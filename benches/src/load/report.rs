@@ -120,8 +120,10 @@ fn micros(us: f64) -> String {
         format!("{:.1}ms", us / 1000.0)
     } else if us >= 100.0 {
         format!("{us:.0}us")
-    } else {
+    } else if us >= 1.0 {
         format!("{us:.1}us")
+    } else {
+        format!("{:.0}ns", us * 1000.0)
     }
 }
 

@@ -330,7 +330,8 @@ impl Client {
             .inner
             .pool
             .get(&node.address)
-            .map_err(CallError::Call)?;
+            .map_err(CallError::Call)?
+            .with_codec(codec);
         let grpc = tonic::client::Grpc::new(channel)
             .max_decoding_message_size(self.inner.max_message_size)
             .max_encoding_message_size(self.inner.max_message_size);
@@ -346,7 +347,6 @@ impl Client {
                 request.metadata_mut().insert(FROM_SERVICE, v);
             }
         }
-        request.extensions_mut().insert(codec);
         Ok((grpc, request))
     }
 }

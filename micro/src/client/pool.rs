@@ -37,7 +37,10 @@ impl Pool {
         let mut channels = self.channels.write().unwrap_or_else(|e| e.into_inner());
         let ch = channels
             .entry(address.to_string())
-            .or_insert_with(|| NodeChannel(endpoint.connect_lazy()));
+            .or_insert_with(|| NodeChannel {
+                channel: endpoint.connect_lazy(),
+                codec: Codec::Proto,
+            });
         Ok(ch.clone())
     }
 }
@@ -45,7 +48,18 @@ impl Pool {
 /// A node's channel that sets the request's gRPC content type from its [`Codec`] (tonic always
 /// writes `application/grpc`; JSON calls need `application/grpc+json`).
 #[derive(Debug, Clone)]
-pub(crate) struct NodeChannel(Channel);
+pub(crate) struct NodeChannel {
+    channel: Channel,
+    codec: Codec,
+}
+
+impl NodeChannel {
+    /// The same connection, for calls in `codec`.
+    pub fn with_codec(mut self, codec: Codec) -> Self {
+        self.codec = codec;
+        self
+    }
+}
 
 impl tower::Service<http::Request<tonic::body::Body>> for NodeChannel {
     type Response = http::Response<tonic::body::Body>;
@@ -53,16 +67,14 @@ impl tower::Service<http::Request<tonic::body::Body>> for NodeChannel {
     type Future = <Channel as tower::Service<http::Request<tonic::body::Body>>>::Future;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        tower::Service::poll_ready(&mut self.0, cx)
+        tower::Service::poll_ready(&mut self.channel, cx)
     }
 
     fn call(&mut self, mut req: http::Request<tonic::body::Body>) -> Self::Future {
-        if let Some(codec) = req.extensions().get::<Codec>().copied() {
-            req.headers_mut().insert(
-                http::header::CONTENT_TYPE,
-                http::HeaderValue::from_static(codec.grpc_content_type()),
-            );
-        }
-        self.0.call(req)
+        req.headers_mut().insert(
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_static(self.codec.grpc_content_type()),
+        );
+        self.channel.call(req)
     }
 }

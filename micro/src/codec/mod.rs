@@ -10,7 +10,7 @@ mod proto;
 pub use self::bytes::FrameCodec;
 
 use crate::registry::Schema;
-use ::bytes::Bytes;
+use ::bytes::{Bytes, BytesMut};
 use serde::{de::DeserializeOwned, Serialize};
 
 /// A message micro can send: protobuf (prost), proto3 JSON (serde) and a registry schema.
@@ -90,6 +90,16 @@ impl Codec {
             Codec::Proto => Ok(proto::encode(msg)),
             Codec::Json => json::encode(msg),
         }
+    }
+
+    /// Encodes a message into `buf` and splits it off: a stream encoding many messages reuses
+    /// one allocation (reclaimed once earlier frames are sent) instead of one per message.
+    pub fn encode_into<M: Message>(self, msg: &M, buf: &mut BytesMut) -> Result<Bytes, CodecError> {
+        match self {
+            Codec::Proto => proto::encode_into(msg, buf),
+            Codec::Json => json::encode_into(msg, buf)?,
+        }
+        Ok(buf.split().freeze())
     }
 
     /// Decodes a message.

@@ -58,19 +58,18 @@ impl Selector for RegistrySelector {
             services = Arc::new(filtered);
         }
         let node = |&(s, n): &(usize, usize)| &services[s].nodes[n];
-        let all: Vec<(usize, usize)> = services
-            .iter()
-            .enumerate()
-            .flat_map(|(s, service)| (0..service.nodes.len()).map(move |n| (s, n)))
-            .collect();
-        let mut order: Vec<(usize, usize)> = all
-            .iter()
-            .copied()
+        let positions = || {
+            services
+                .iter()
+                .enumerate()
+                .flat_map(|(s, service)| (0..service.nodes.len()).map(move |n| (s, n)))
+        };
+        let mut order: Vec<(usize, usize)> = positions()
             .filter(|at| !self.blacklist.is_out(&node(at).id))
             .collect();
         if order.is_empty() {
             // Every node failed lately: trying them beats failing without a try.
-            order = all;
+            order = positions().collect();
         }
         if order.is_empty() {
             return Err(SelectError::NoneAvailable(service.into()));

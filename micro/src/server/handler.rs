@@ -195,9 +195,10 @@ impl Endpoint {
             let replies = f(ctx, codec, frames);
             async move {
                 let replies = replies.await?;
+                let mut buf = bytes::BytesMut::new();
                 let encoded = replies.map(move |reply| {
                     let reply = reply?;
-                    codec.encode(&reply).map_err(|e| {
+                    codec.encode_into(&reply, &mut buf).map_err(|e| {
                         Error::internal_server_error(
                             &service,
                             format!("cannot encode a reply of {endpoint}: {e}"),
