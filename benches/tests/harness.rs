@@ -28,7 +28,15 @@ fn every_group_runs_and_reports_table_json_and_chart() {
     let out = tempdir();
     let (json, svg) = (out.join("bench.json"), out.join("bench.svg"));
     let run = Command::new(BENCH)
-        .args(["--warmup", "0.1", "--seconds", "0.3", "--json"])
+        .args([
+            "--warmup",
+            "0.1",
+            "--seconds",
+            "0.3",
+            "--rounds",
+            "1",
+            "--json",
+        ])
         .arg(&json)
         .arg("--svg")
         .arg(&svg)

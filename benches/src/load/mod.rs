@@ -56,7 +56,7 @@ impl Sample {
                 return 0.0;
             }
             let i = ((latencies.len() as f64 * q).ceil() as usize).clamp(1, latencies.len()) - 1;
-            latencies[i].as_secs_f64() * 1e6
+            latencies[i].as_nanos() as f64 / 1000.0
         };
         Sample {
             ops: latencies.len() as u64,
