@@ -88,7 +88,12 @@ async fn a_wrong_content_type_is_refused_precisely() {
     .unwrap()
     .expect("curl is needed: apt-get install -y curl");
     let headers = String::from_utf8_lossy(&out.stdout).to_lowercase();
-    assert!(headers.starts_with("http/2 415"), "{headers}");
+    assert!(
+        headers.starts_with("http/2 415"),
+        "curl ({}) printed {headers:?}; stderr: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(headers.contains("grpc-status: 3"), "{headers}");
     // grpc-message is percent-encoded.
     assert!(
