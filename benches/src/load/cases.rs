@@ -50,6 +50,9 @@ struct Case {
     name: &'static str,
     baseline: bool,
     unit: &'static str,
+    /// Whether the group's baseline is this case's floor (the http broker has none: raw NATS
+    /// is another transport).
+    compared: bool,
     runner: Runner,
 }
 
@@ -60,6 +63,7 @@ const CASES: &[Case] = &[
         name: "raw tonic",
         baseline: true,
         unit: "req/s",
+        compared: true,
         runner: Runner::UnaryTonic,
     },
     Case {
@@ -67,6 +71,7 @@ const CASES: &[Case] = &[
         name: "micro proto",
         baseline: false,
         unit: "req/s",
+        compared: true,
         runner: Runner::UnaryMicro { json: false },
     },
     Case {
@@ -74,6 +79,7 @@ const CASES: &[Case] = &[
         name: "micro JSON",
         baseline: false,
         unit: "req/s",
+        compared: true,
         runner: Runner::UnaryMicro { json: true },
     },
     Case {
@@ -81,6 +87,7 @@ const CASES: &[Case] = &[
         name: "raw tonic",
         baseline: true,
         unit: "msg/s",
+        compared: true,
         runner: Runner::StreamTonic,
     },
     Case {
@@ -88,6 +95,7 @@ const CASES: &[Case] = &[
         name: "micro proto",
         baseline: false,
         unit: "msg/s",
+        compared: true,
         runner: Runner::StreamMicro,
     },
     Case {
@@ -95,6 +103,7 @@ const CASES: &[Case] = &[
         name: "axum -> raw tonic",
         baseline: true,
         unit: "req/s",
+        compared: true,
         runner: Runner::Gateway("axum-forwarder"),
     },
     Case {
@@ -102,6 +111,7 @@ const CASES: &[Case] = &[
         name: "micro api (rpc)",
         baseline: false,
         unit: "req/s",
+        compared: true,
         runner: Runner::Gateway("micro-api"),
     },
     Case {
@@ -109,6 +119,7 @@ const CASES: &[Case] = &[
         name: "raw async-nats",
         baseline: true,
         unit: "msg/s",
+        compared: true,
         runner: Runner::Broker("raw-nats"),
     },
     Case {
@@ -116,6 +127,7 @@ const CASES: &[Case] = &[
         name: "micro nats",
         baseline: false,
         unit: "msg/s",
+        compared: true,
         runner: Runner::Broker("micro-nats"),
     },
     Case {
@@ -123,6 +135,7 @@ const CASES: &[Case] = &[
         name: "micro http broker",
         baseline: false,
         unit: "msg/s",
+        compared: false,
         runner: Runner::Broker("micro-http"),
     },
 ];
@@ -323,8 +336,10 @@ pub fn fill_ratios(rows: &mut [Row]) {
             .iter()
             .find(|(g, c, _)| *g == row.group && *c == row.concurrency);
         if let (Some((_, _, base)), Some(sample)) = (base, &row.sample) {
-            // The http broker has no floor of its own; raw NATS is a different transport.
-            if row.group == "broker" && row.case.contains("http") {
+            let compared = CASES
+                .iter()
+                .any(|c| c.group == row.group && c.name == row.case && c.compared);
+            if !compared {
                 continue;
             }
             row.ratio = Some(sample.rate() / base.rate());

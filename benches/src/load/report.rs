@@ -42,23 +42,22 @@ pub fn machine() -> String {
     format!("{model}, {cores} cores{memory}, Linux {}", kernel.trim())
 }
 
-/// The table's header line.
-pub fn header() -> String {
+/// One line of the table from its twelve cells, in the table's column widths.
+fn cells(c: [&str; 12]) -> String {
     format!(
         "{:<8} {:<26} {:>5} {:>17} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>6} {:>6}",
-        "group",
-        "case",
-        "conc",
-        "rate",
-        "p50",
-        "p99",
-        "p99.9",
-        "srv cpu",
-        "cli cpu",
-        "rss MiB",
-        "ratio",
-        "p99 x"
+        c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7], c[8], c[9], c[10], c[11]
     )
+    .trim_end()
+    .to_string()
+}
+
+/// The table's header line.
+pub fn header() -> String {
+    cells([
+        "group", "case", "conc", "rate", "p50", "p99", "p99.9", "srv cpu", "cli cpu", "rss MiB",
+        "ratio", "p99 x",
+    ])
 }
 
 /// One row of the table.
@@ -68,28 +67,28 @@ pub fn line(row: &Row) -> String {
     } else {
         row.case.clone()
     };
+    let rss = format!("{:.1}", row.rss_mib);
     let Some(s) = &row.sample else {
-        return format!(
-            "{:<8} {:<26} {:>5} {:>17} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9.1}",
-            row.group, name, "", "idle", "", "", "", "", "", row.rss_mib
-        );
+        return cells([
+            row.group, &name, "", "idle", "", "", "", "", "", &rss, "", "",
+        ]);
     };
     let ratio = |r: Option<f64>| r.map_or("-".to_string(), |r| format!("{r:.2}"));
-    format!(
-        "{:<8} {:<26} {:>5} {:>17} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9.1} {:>6} {:>6}",
+    let cpu = |us: Option<f64>| us.map_or("-".to_string(), micros);
+    cells([
         row.group,
-        name,
-        row.concurrency,
-        format!("{} {}", thousands(s.rate()), row.unit),
-        micros(s.p50_us),
-        micros(s.p99_us),
-        micros(s.p999_us),
-        row.cpu_us_per_item.map_or("-".into(), micros),
-        row.client_cpu_us_per_item.map_or("-".into(), micros),
-        row.rss_mib,
-        ratio(row.ratio),
-        ratio(row.p99_ratio),
-    )
+        &name,
+        &row.concurrency.to_string(),
+        &format!("{} {}", thousands(s.rate()), row.unit),
+        &micros(s.p50_us),
+        &micros(s.p99_us),
+        &micros(s.p999_us),
+        &cpu(row.cpu_us_per_item),
+        &cpu(row.client_cpu_us_per_item),
+        &rss,
+        &ratio(row.ratio),
+        &ratio(row.p99_ratio),
+    ])
 }
 
 /// The whole table, header first.

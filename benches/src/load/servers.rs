@@ -48,12 +48,12 @@ pub async fn serve(kind: &str, args: &[String]) -> Result<(), String> {
             .cloned()
             .ok_or_else(|| format!("serve {kind}: argument {} missing", i + 1))
     };
-    // Values that must live while serving.
-    let mut keep: Vec<Box<dyn std::any::Any>> = Vec::new();
+    // The micro service, which must live while serving.
+    let mut service = None;
     let ready = match kind {
         "micro-greeter" => {
             let registry: Arc<dyn Registry> = Arc::new(MemoryRegistry::new());
-            let service = micro::Service::builder()
+            let running = micro::Service::builder()
                 .name(SERVICE)
                 .address("127.0.0.1:0")
                 .registry(Arc::clone(&registry))
@@ -64,13 +64,13 @@ pub async fn serve(kind: &str, args: &[String]) -> Result<(), String> {
                 .await
                 .map_err(|e| e.to_string())?;
             let ready = Ready {
-                address: service.local_addr().to_string(),
+                address: running.local_addr().to_string(),
                 records: registry
                     .get_service(SERVICE)
                     .await
                     .map_err(|e| e.to_string())?,
             };
-            keep.push(Box::new(service));
+            service = Some(running);
             ready
         }
         "tonic-greeter" => Ready {
@@ -118,7 +118,7 @@ pub async fn serve(kind: &str, args: &[String]) -> Result<(), String> {
     let mut stdin = tokio::io::stdin();
     let mut buf = [0u8; 64];
     while stdin.read(&mut buf).await.map(|n| n > 0).unwrap_or(false) {}
-    drop(keep);
+    drop(service);
     Ok(())
 }
 
