@@ -83,6 +83,13 @@ async fn bridge(socket: WebSocket, client: Client, route: Route, opts: CallOptio
     };
     loop {
         tokio::select! {
+            // A bad request ends the request stream, and with it the reply stream: look at the
+            // error first, so the client is told why rather than seeing a plain close.
+            biased;
+            Some(e) = bad_rx.recv() => {
+                let _ = sink.send(Message::Text(error_text(&e).into())).await;
+                break;
+            }
             reply = replies.next() => match reply {
                 Some(Ok(v)) => {
                     if sink.send(Message::Text(v.to_string().into())).await.is_err() {
@@ -95,10 +102,6 @@ async fn bridge(socket: WebSocket, client: Client, route: Route, opts: CallOptio
                 }
                 None => break,
             },
-            Some(e) = bad_rx.recv() => {
-                let _ = sink.send(Message::Text(error_text(&e).into())).await;
-                break;
-            }
         }
     }
     let _ = sink.close().await;

@@ -449,7 +449,10 @@ fn streaming_endpoints_over_websocket() {
             .unwrap();
         ws.send(Message::Text("{nope".into())).await.unwrap();
         let got = texts(ws).await;
-        let e: serde_json::Value = serde_json::from_str(got.last().unwrap()).unwrap();
+        let last = got
+            .last()
+            .unwrap_or_else(|| panic!("no message before the close: {got:?}"));
+        let e: serde_json::Value = serde_json::from_str(last).unwrap();
         assert_eq!(e["code"], 400);
         assert!(
             e["detail"]
