@@ -62,6 +62,8 @@ fn every_group_runs_and_reports_table_json_and_chart() {
         ("unary", "micro proto", 1),
         ("unary", "micro proto", 16),
         ("unary", "micro JSON", 64),
+        ("unary", "micro client, tonic server", 64),
+        ("unary", "tonic client, micro server", 64),
         ("stream", "micro proto", 16),
         ("gateway", "micro api (rpc)", 64),
         ("broker", "micro nats", 1000),

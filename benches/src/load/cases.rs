@@ -3,6 +3,7 @@
 //! | group     | case                              | baseline                                |
 //! |-----------|-----------------------------------|-----------------------------------------|
 //! | `unary`   | micro client -> micro service, protobuf and JSON | raw tonic client -> raw tonic server |
+//! | `unary`   | the pair split: micro client -> raw server, raw client -> micro server | the same |
 //! | `stream`  | `Greeter.Stream`, 1,000 replies   | the same on raw tonic                   |
 //! | `gateway` | HTTP -> `micro api` (rpc) -> greeter | HTTP -> axum handler + raw tonic client -> greeter |
 //! | `broker`  | publish -> deliver, micro on NATS; the http broker | raw async-nats              |
@@ -37,6 +38,8 @@ enum Runner {
     },
     StreamTonic,
     StreamMicro,
+    /// Mixed pairs: micro client -> raw tonic server (true), raw tonic client -> micro server.
+    Cross(bool),
     /// Through this gateway server kind.
     Gateway(&'static str),
     /// This broker loop kind.
@@ -81,6 +84,22 @@ const CASES: &[Case] = &[
         unit: "req/s",
         compared: true,
         runner: Runner::UnaryMicro { json: true },
+    },
+    Case {
+        group: "unary",
+        name: "micro client, tonic server",
+        baseline: false,
+        unit: "req/s",
+        compared: true,
+        runner: Runner::Cross(true),
+    },
+    Case {
+        group: "unary",
+        name: "tonic client, micro server",
+        baseline: false,
+        unit: "req/s",
+        compared: true,
+        runner: Runner::Cross(false),
     },
     Case {
         group: "stream",
@@ -268,6 +287,7 @@ pub async fn run(plan: &Plan, mut progress: impl FnMut(&Row)) -> Result<Vec<Row>
                         Runner::UnaryTonic => unary_tonic(conc, t).await?,
                         Runner::UnaryMicro { json } => unary_micro(conc, t, json).await?,
                         Runner::StreamTonic => stream_tonic(conc, t).await?,
+                        Runner::Cross(m) => cross(conc, t, m).await?,
                         Runner::StreamMicro => stream_micro(conc, t).await?,
                         Runner::Gateway(kind) => gateway(conc, t, kind).await?,
                         Runner::Broker(kind) => {
@@ -384,18 +404,53 @@ async fn tonic_client(address: &str) -> Result<GreeterClient<tonic::transport::C
 async fn unary_tonic(conc: usize, t: Timing) -> Result<Measured, String> {
     let (server, ready) = Server::start::<Ready>("tonic-greeter", &[]).await?;
     let client = tonic_client(&ready.address).await?;
-    measure(&server, conc, t, move || {
-        let mut client = client.clone();
-        async move {
-            let name = "John".to_string();
-            let reply = client
-                .call(crate::raw::Request { name })
-                .await
-                .map_err(|s| s.to_string())?;
-            expect(reply.into_inner().msg == "Hello John", "raw tonic reply")
-        }
-    })
-    .await
+    measure(&server, conc, t, move || tonic_call(client.clone())).await
+}
+
+/// One greeter call with the raw tonic client.
+async fn tonic_call(mut client: GreeterClient<tonic::transport::Channel>) -> Result<u64, String> {
+    let name = "John".to_string();
+    let reply = client
+        .call(crate::raw::Request { name })
+        .await
+        .map_err(|s| s.to_string())?;
+    expect(reply.into_inner().msg == "Hello John", "raw tonic reply")
+}
+
+/// One greeter call with the micro client, in protobuf.
+async fn micro_call(client: Client) -> Result<u64, String> {
+    let request = Request {
+        name: "John".into(),
+    };
+    let reply: Response = client
+        .call(SERVICE, "Greeter.Call", &request, CallOptions::default())
+        .await
+        .map_err(|e| e.to_string())?;
+    expect(reply.msg == "Hello John", "micro reply")
+}
+
+/// The unary pair split by side: which half of the gap is the client's and which the server's.
+async fn cross(conc: usize, t: Timing, micro_client_side: bool) -> Result<Measured, String> {
+    if micro_client_side {
+        let (server, ready) = Server::start::<Ready>("tonic-greeter", &[]).await?;
+        // The raw server answers the same path, so a record of it is all the client needs.
+        let record = micro::registry::Service {
+            name: SERVICE.into(),
+            version: "latest".into(),
+            nodes: vec![micro::registry::Node {
+                id: "tonic-greeter".into(),
+                address: ready.address.clone(),
+                metadata: Default::default(),
+            }],
+            ..Default::default()
+        };
+        let client = Client::new(registry_of(&[record]).await);
+        measure(&server, conc, t, move || micro_call(client.clone())).await
+    } else {
+        let (server, ready) = Server::start::<Ready>("micro-greeter", &[]).await?;
+        let client = tonic_client(&ready.address).await?;
+        measure(&server, conc, t, move || tonic_call(client.clone())).await
+    }
 }
 
 async fn micro_client(ready: &Ready) -> Client {
@@ -419,20 +474,7 @@ async fn unary_micro(conc: usize, t: Timing, json: bool) -> Result<Measured, Str
         })
         .await
     } else {
-        measure(&server, conc, t, move || {
-            let client = client.clone();
-            async move {
-                let request = Request {
-                    name: "John".into(),
-                };
-                let reply: Response = client
-                    .call(SERVICE, "Greeter.Call", &request, CallOptions::default())
-                    .await
-                    .map_err(|e| e.to_string())?;
-                expect(reply.msg == "Hello John", "micro reply")
-            }
-        })
-        .await
+        measure(&server, conc, t, move || micro_call(client.clone())).await
     }
 }
 

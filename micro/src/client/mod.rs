@@ -357,21 +357,34 @@ const GRPC_TIMEOUT: &str = "grpc-timeout";
 /// microseconds, a value new on every call that HPACK must send as a literal; the few
 /// millisecond values a client sends repeat, and go as one indexed byte.
 fn grpc_timeout(timeout: Duration) -> tonic::metadata::AsciiMetadataValue {
-    // Eight digits at most, as the spec allows: 99,999,999 ms is over a day.
-    let ms = timeout.as_millis().clamp(1, 99_999_999);
-    format!("{ms}m")
-        .parse()
+    // Eight digits at most, as the spec allows: 99,999,999 ms is over a day. Written by hand
+    // into one buffer: this runs on every call.
+    let mut ms = timeout.as_millis().clamp(1, 99_999_999) as u32;
+    let mut text = Vec::with_capacity(9);
+    while ms > 0 {
+        text.push(b'0' + (ms % 10) as u8);
+        ms /= 10;
+    }
+    text.reverse();
+    text.push(b'm');
+    tonic::metadata::AsciiMetadataValue::try_from(bytes::Bytes::from(text))
         .unwrap_or_else(|_| tonic::metadata::AsciiMetadataValue::from_static("1m"))
 }
 
 /// The gRPC path for an endpoint: `/<service>.<Handler>/<Method>`, as go-micro's gRPC client
-/// sends it.
+/// sends it. Built in one buffer that the path then owns.
 fn grpc_path(service: &str, endpoint: &str) -> http::uri::PathAndQuery {
-    let path = match endpoint.split_once('.') {
-        Some((handler, method)) => format!("/{service}.{handler}/{method}"),
-        None => format!("/{service}/{endpoint}"),
-    };
-    path.parse()
+    let (handler, method) = endpoint.split_once('.').unwrap_or(("", endpoint));
+    let mut path = String::with_capacity(service.len() + endpoint.len() + 2);
+    path.push('/');
+    path.push_str(service);
+    if !handler.is_empty() {
+        path.push('.');
+        path.push_str(handler);
+    }
+    path.push('/');
+    path.push_str(method);
+    http::uri::PathAndQuery::from_maybe_shared(Bytes::from(path))
         .unwrap_or_else(|_| http::uri::PathAndQuery::from_static("/"))
 }
 
@@ -520,6 +533,20 @@ mod tests {
             "/go.micro.srv.greeter.Greeter/Call"
         );
         assert_eq!(grpc_path("svc", "Func").as_str(), "/svc/Func");
+    }
+
+    #[test]
+    fn timeouts_go_in_whole_milliseconds() {
+        let value = |d| grpc_timeout(d).to_str().unwrap().to_string();
+        assert_eq!(value(Duration::from_millis(4_999)), "4999m");
+        assert_eq!(value(Duration::from_micros(1_500)), "1m");
+        assert_eq!(value(Duration::from_micros(10)), "1m", "never zero");
+        assert_eq!(value(Duration::from_secs(5)), "5000m");
+        assert_eq!(
+            value(Duration::from_secs(10_000_000)),
+            "99999999m",
+            "eight digits"
+        );
     }
 
     #[test]

@@ -46,7 +46,7 @@ impl Pool {
 }
 
 /// A node's channel that sets the request's gRPC content type from its [`Codec`] (tonic always
-/// writes `application/grpc`; JSON calls need `application/grpc+json`).
+/// writes `application/grpc`, which is protobuf; JSON calls need `application/grpc+json`).
 #[derive(Debug, Clone)]
 pub(crate) struct NodeChannel {
     channel: Channel,
@@ -71,10 +71,13 @@ impl tower::Service<http::Request<tonic::body::Body>> for NodeChannel {
     }
 
     fn call(&mut self, mut req: http::Request<tonic::body::Body>) -> Self::Future {
-        req.headers_mut().insert(
-            http::header::CONTENT_TYPE,
-            http::HeaderValue::from_static(self.codec.grpc_content_type()),
-        );
+        // tonic's `application/grpc` already means protobuf; only other codecs say theirs.
+        if self.codec != Codec::Proto {
+            req.headers_mut().insert(
+                http::header::CONTENT_TYPE,
+                http::HeaderValue::from_static(self.codec.grpc_content_type()),
+            );
+        }
         self.channel.call(req)
     }
 }
