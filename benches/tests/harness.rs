@@ -65,6 +65,7 @@ fn every_group_runs_and_reports_table_json_and_chart() {
         ("unary", "micro client, tonic server", 64),
         ("unary", "tonic client, micro server", 64),
         ("stream", "micro proto", 16),
+        ("stream", "tonic client, micro server", 16),
         ("gateway", "micro api (rpc)", 64),
         ("broker", "micro nats", 1000),
     ] {

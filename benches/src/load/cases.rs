@@ -3,8 +3,8 @@
 //! | group     | case                              | baseline                                |
 //! |-----------|-----------------------------------|-----------------------------------------|
 //! | `unary`   | micro client -> micro service, protobuf and JSON | raw tonic client -> raw tonic server |
-//! | `unary`   | the pair split: micro client -> raw server, raw client -> micro server | the same |
 //! | `stream`  | `Greeter.Stream`, 1,000 replies   | the same on raw tonic                   |
+//! | `unary`, `stream` | each pair split: micro client -> raw server, raw client -> micro server | the same |
 //! | `gateway` | HTTP -> `micro api` (rpc) -> greeter | HTTP -> axum handler + raw tonic client -> greeter |
 //! | `broker`  | publish -> deliver, micro on NATS; the http broker | raw async-nats              |
 //! | `idle`    | RSS of an idle greeter and `micro api` | -                                  |
@@ -38,8 +38,12 @@ enum Runner {
     },
     StreamTonic,
     StreamMicro,
-    /// Mixed pairs: micro client -> raw tonic server (true), raw tonic client -> micro server.
-    Cross(bool),
+    /// A mixed pair, unary or streamed: micro client -> raw tonic server, or raw tonic client
+    /// -> micro server.
+    Cross {
+        stream: bool,
+        micro_client: bool,
+    },
     /// Through this gateway server kind.
     Gateway(&'static str),
     /// This broker loop kind.
@@ -56,6 +60,9 @@ struct Case {
     /// Whether the group's baseline is this case's floor (the http broker has none: raw NATS
     /// is another transport).
     compared: bool,
+    /// Run at the group's highest concurrency only (the split pairs: that is where the gaps
+    /// are, and the quick run stays short).
+    top_only: bool,
     runner: Runner,
 }
 
@@ -67,6 +74,7 @@ const CASES: &[Case] = &[
         baseline: true,
         unit: "req/s",
         compared: true,
+        top_only: false,
         runner: Runner::UnaryTonic,
     },
     Case {
@@ -75,6 +83,7 @@ const CASES: &[Case] = &[
         baseline: false,
         unit: "req/s",
         compared: true,
+        top_only: false,
         runner: Runner::UnaryMicro { json: false },
     },
     Case {
@@ -83,6 +92,7 @@ const CASES: &[Case] = &[
         baseline: false,
         unit: "req/s",
         compared: true,
+        top_only: false,
         runner: Runner::UnaryMicro { json: true },
     },
     Case {
@@ -91,7 +101,11 @@ const CASES: &[Case] = &[
         baseline: false,
         unit: "req/s",
         compared: true,
-        runner: Runner::Cross(true),
+        top_only: true,
+        runner: Runner::Cross {
+            stream: false,
+            micro_client: true,
+        },
     },
     Case {
         group: "unary",
@@ -99,7 +113,11 @@ const CASES: &[Case] = &[
         baseline: false,
         unit: "req/s",
         compared: true,
-        runner: Runner::Cross(false),
+        top_only: true,
+        runner: Runner::Cross {
+            stream: false,
+            micro_client: false,
+        },
     },
     Case {
         group: "stream",
@@ -107,6 +125,7 @@ const CASES: &[Case] = &[
         baseline: true,
         unit: "msg/s",
         compared: true,
+        top_only: false,
         runner: Runner::StreamTonic,
     },
     Case {
@@ -115,7 +134,32 @@ const CASES: &[Case] = &[
         baseline: false,
         unit: "msg/s",
         compared: true,
+        top_only: false,
         runner: Runner::StreamMicro,
+    },
+    Case {
+        group: "stream",
+        name: "micro client, tonic server",
+        baseline: false,
+        unit: "msg/s",
+        compared: true,
+        top_only: true,
+        runner: Runner::Cross {
+            stream: true,
+            micro_client: true,
+        },
+    },
+    Case {
+        group: "stream",
+        name: "tonic client, micro server",
+        baseline: false,
+        unit: "msg/s",
+        compared: true,
+        top_only: true,
+        runner: Runner::Cross {
+            stream: true,
+            micro_client: false,
+        },
     },
     Case {
         group: "gateway",
@@ -123,6 +167,7 @@ const CASES: &[Case] = &[
         baseline: true,
         unit: "req/s",
         compared: true,
+        top_only: false,
         runner: Runner::Gateway("axum-forwarder"),
     },
     Case {
@@ -131,6 +176,7 @@ const CASES: &[Case] = &[
         baseline: false,
         unit: "req/s",
         compared: true,
+        top_only: false,
         runner: Runner::Gateway("micro-api"),
     },
     Case {
@@ -139,6 +185,7 @@ const CASES: &[Case] = &[
         baseline: true,
         unit: "msg/s",
         compared: true,
+        top_only: false,
         runner: Runner::Broker("raw-nats"),
     },
     Case {
@@ -147,6 +194,7 @@ const CASES: &[Case] = &[
         baseline: false,
         unit: "msg/s",
         compared: true,
+        top_only: false,
         runner: Runner::Broker("micro-nats"),
     },
     Case {
@@ -155,6 +203,7 @@ const CASES: &[Case] = &[
         baseline: false,
         unit: "msg/s",
         compared: false,
+        top_only: false,
         runner: Runner::Broker("micro-http"),
     },
 ];
@@ -274,9 +323,10 @@ pub async fn run(plan: &Plan, mut progress: impl FnMut(&Row)) -> Result<Vec<Row>
             continue;
         }
         for &conc in *levels {
+            let top = levels.last() == Some(&conc);
             let cases: Vec<&Case> = CASES
                 .iter()
-                .filter(|c| c.group == *group && picked(c.name))
+                .filter(|c| c.group == *group && picked(c.name) && (top || !c.top_only))
                 .collect();
             // Rounds alternate the cases, so a machine that slows down or speeds up during the
             // run weighs on the framework and its baseline alike; each row is its median round.
@@ -287,7 +337,10 @@ pub async fn run(plan: &Plan, mut progress: impl FnMut(&Row)) -> Result<Vec<Row>
                         Runner::UnaryTonic => unary_tonic(conc, t).await?,
                         Runner::UnaryMicro { json } => unary_micro(conc, t, json).await?,
                         Runner::StreamTonic => stream_tonic(conc, t).await?,
-                        Runner::Cross(m) => cross(conc, t, m).await?,
+                        Runner::Cross {
+                            stream,
+                            micro_client,
+                        } => cross(conc, t, stream, micro_client).await?,
                         Runner::StreamMicro => stream_micro(conc, t).await?,
                         Runner::Gateway(kind) => gateway(conc, t, kind).await?,
                         Runner::Broker(kind) => {
@@ -429,11 +482,16 @@ async fn micro_call(client: Client) -> Result<u64, String> {
     expect(reply.msg == "Hello John", "micro reply")
 }
 
-/// The unary pair split by side: which half of the gap is the client's and which the server's.
-async fn cross(conc: usize, t: Timing, micro_client_side: bool) -> Result<Measured, String> {
-    if micro_client_side {
+/// A pair split by side, to tell which half of a gap is the client's and which the server's.
+async fn cross(
+    conc: usize,
+    t: Timing,
+    stream: bool,
+    micro_client: bool,
+) -> Result<Measured, String> {
+    if micro_client {
         let (server, ready) = Server::start::<Ready>("tonic-greeter", &[]).await?;
-        // The raw server answers the same path, so a record of it is all the client needs.
+        // The raw server answers the same paths, so a record of it is all the client needs.
         let record = micro::registry::Service {
             name: SERVICE.into(),
             version: "latest".into(),
@@ -445,11 +503,19 @@ async fn cross(conc: usize, t: Timing, micro_client_side: bool) -> Result<Measur
             ..Default::default()
         };
         let client = Client::new(registry_of(&[record]).await);
-        measure(&server, conc, t, move || micro_call(client.clone())).await
+        if stream {
+            measure(&server, conc, t, move || micro_stream(client.clone())).await
+        } else {
+            measure(&server, conc, t, move || micro_call(client.clone())).await
+        }
     } else {
         let (server, ready) = Server::start::<Ready>("micro-greeter", &[]).await?;
         let client = tonic_client(&ready.address).await?;
-        measure(&server, conc, t, move || tonic_call(client.clone())).await
+        if stream {
+            measure(&server, conc, t, move || tonic_stream(client.clone())).await
+        } else {
+            measure(&server, conc, t, move || tonic_call(client.clone())).await
+        }
     }
 }
 
@@ -481,40 +547,38 @@ async fn unary_micro(conc: usize, t: Timing, json: bool) -> Result<Measured, Str
 async fn stream_tonic(conc: usize, t: Timing) -> Result<Measured, String> {
     let (server, ready) = Server::start::<Ready>("tonic-greeter", &[]).await?;
     let client = tonic_client(&ready.address).await?;
-    measure(&server, conc, t, move || {
-        let mut client = client.clone();
-        async move {
-            let request = crate::raw::StreamingRequest { count: STREAMED };
-            let replies = client
-                .stream(request)
-                .await
-                .map_err(|s| s.to_string())?
-                .into_inner();
-            counted(replies.count().await as u64)
-        }
-    })
-    .await
+    measure(&server, conc, t, move || tonic_stream(client.clone())).await
 }
 
 async fn stream_micro(conc: usize, t: Timing) -> Result<Measured, String> {
     let (server, ready) = Server::start::<Ready>("micro-greeter", &[]).await?;
     let client = micro_client(&ready).await;
-    measure(&server, conc, t, move || {
-        let client = client.clone();
-        async move {
-            let replies = client
-                .server_stream::<_, StreamingResponse>(
-                    SERVICE,
-                    "Greeter.Stream",
-                    &StreamingRequest { count: STREAMED },
-                    CallOptions::default(),
-                )
-                .await
-                .map_err(|e| e.to_string())?;
-            counted(replies.count().await as u64)
-        }
-    })
-    .await
+    measure(&server, conc, t, move || micro_stream(client.clone())).await
+}
+
+/// One streamed call with the raw tonic client, counting the replies.
+async fn tonic_stream(mut client: GreeterClient<tonic::transport::Channel>) -> Result<u64, String> {
+    let request = crate::raw::StreamingRequest { count: STREAMED };
+    let replies = client
+        .stream(request)
+        .await
+        .map_err(|s| s.to_string())?
+        .into_inner();
+    counted(replies.count().await as u64)
+}
+
+/// One streamed call with the micro client, counting the replies.
+async fn micro_stream(client: Client) -> Result<u64, String> {
+    let replies = client
+        .server_stream::<_, StreamingResponse>(
+            SERVICE,
+            "Greeter.Stream",
+            &StreamingRequest { count: STREAMED },
+            CallOptions::default(),
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+    counted(replies.count().await as u64)
 }
 
 /// HTTP through `gateway` (`micro-api` or `axum-forwarder`) to a micro greeter; the gateway

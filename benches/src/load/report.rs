@@ -145,11 +145,13 @@ pub fn chart(rows: &[Row], path: &std::path::Path) -> Result<(), String> {
     root.present().map_err(|e| e.to_string())
 }
 
-const COLOURS: [RGBColor; 4] = [
+const COLOURS: [RGBColor; 6] = [
     RGBColor(120, 120, 120),
     RGBColor(31, 119, 180),
     RGBColor(255, 127, 14),
     RGBColor(44, 160, 44),
+    RGBColor(148, 103, 189),
+    RGBColor(214, 39, 40),
 ];
 
 fn panel(
