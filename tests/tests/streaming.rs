@@ -384,3 +384,56 @@ async fn an_undecodable_frame_mid_stream_ends_it_with_invalid_argument() {
     assert_eq!(reply.message, "after");
     svc.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_reply_over_the_size_limit_ends_the_stream_with_413() {
+    let reg = registry();
+    let svc = micro::Service::builder()
+        .name(SERVICE)
+        .address("127.0.0.1:0")
+        .registry(reg.clone())
+        .max_message_size(64 << 10)
+        .handler(TestHandler::default())
+        .build()
+        .unwrap()
+        .start()
+        .await
+        .unwrap();
+    let client = Client::new(reg);
+    let flood = FloodRequest {
+        count: 3,
+        size: 100_000,
+        ..Default::default()
+    };
+    let mut items = client
+        .server_stream::<_, FloodItem>(SERVICE, "Test.Flood", &flood, CallOptions::default())
+        .await
+        .unwrap();
+    let err = items.message().await.unwrap_err();
+    assert_eq!((err.code, err.id.as_str()), (413, SERVICE), "{err}");
+    assert!(
+        err.detail.starts_with("a reply of Test.Flood is ")
+            && err
+                .detail
+                .ends_with(" bytes, over the limit of 65536 bytes"),
+        "{err}"
+    );
+    assert!(items.message().await.unwrap().is_none(), "the stream ends");
+    // Within the limit, the same endpoint streams on.
+    let small = FloodRequest {
+        count: 3,
+        size: 1_000,
+        ..Default::default()
+    };
+    let mut items = client
+        .server_stream::<_, FloodItem>(SERVICE, "Test.Flood", &small, CallOptions::default())
+        .await
+        .unwrap();
+    let mut got = 0;
+    while let Some(item) = items.message().await.unwrap() {
+        assert_eq!(item.payload.len(), 1_000);
+        got += 1;
+    }
+    assert_eq!(got, 3);
+    svc.stop().await.unwrap();
+}

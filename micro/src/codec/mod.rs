@@ -44,6 +44,9 @@ pub enum CodecError {
     /// JSON encoding or decoding failed.
     #[error("invalid JSON: {0}")]
     Json(#[from] serde_json::Error),
+    /// A message longer than a gRPC frame can say (4 GiB).
+    #[error("a message of {0} bytes does not fit in a gRPC frame")]
+    TooLarge(usize),
 }
 
 impl Codec {
@@ -92,14 +95,29 @@ impl Codec {
         }
     }
 
-    /// Encodes a message into `buf` and splits it off: a stream encoding many messages reuses
-    /// one allocation (reclaimed once earlier frames are sent) instead of one per message.
-    pub fn encode_into<M: Message>(self, msg: &M, buf: &mut BytesMut) -> Result<Bytes, CodecError> {
+    /// Appends `msg` to `buf` as one gRPC frame: the compression flag (none), the length, the
+    /// message. A stream writes its replies one after another into one buffer this way.
+    /// Returns the message's length.
+    pub fn encode_frame<M: Message>(
+        self,
+        msg: &M,
+        buf: &mut BytesMut,
+    ) -> Result<usize, CodecError> {
+        use ::bytes::BufMut;
+        let start = buf.len();
+        buf.put_u8(0);
+        buf.put_u32(0);
         match self {
             Codec::Proto => proto::encode_into(msg, buf),
             Codec::Json => json::encode_into(msg, buf)?,
         }
-        Ok(buf.split().freeze())
+        let len = buf.len() - start - 5;
+        let Ok(header) = u32::try_from(len) else {
+            buf.truncate(start);
+            return Err(CodecError::TooLarge(len));
+        };
+        buf[start + 1..start + 5].copy_from_slice(&header.to_be_bytes());
+        Ok(len)
     }
 
     /// Decodes a message.

@@ -1,12 +1,12 @@
 //! One gRPC request, start to finish: route, pick the codec, read the message, run the handler
 //! within the deadline, and answer with the reply or a precise status.
 
-use super::handler::{Call, Endpoint};
+use super::handler::{Call, Replies};
 use super::Shared;
 use crate::codec::{Codec, FrameCodec};
 use crate::context::Context;
 use crate::Error;
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use futures::future::BoxFuture;
 use futures::stream::BoxStream;
 use futures::{FutureExt, StreamExt};
@@ -76,11 +76,20 @@ where
         deadline,
     };
 
+    let call = match &endpoint.call {
+        Call::Unary(f) => Arc::clone(f),
+        Call::Stream(f) => {
+            return with_codec(
+                serve_stream(f.as_ref(), ctx, codec, req, &shared).await,
+                codec,
+            )
+        }
+    };
     let mut grpc = tonic::server::Grpc::new(FrameCodec)
         .max_decoding_message_size(shared.max_message_size)
         .max_encoding_message_size(shared.max_message_size);
     let serve = Serve {
-        call: Some((endpoint, ctx)),
+        call: Some((call, ctx)),
         codec,
         shared: Arc::clone(&shared),
     };
@@ -115,11 +124,11 @@ fn with_codec(mut rsp: Response, codec: Codec) -> Response {
     rsp
 }
 
-/// The tonic service for one call. Every call is served as a stream at this level, so that
-/// reading the request (and its size limit) is ours to report.
+/// The tonic service for one unary call, served as a stream at this level so that reading the
+/// request (and its size limit) is ours to report.
 struct Serve {
     /// Taken by the one call tonic makes.
-    call: Option<(Arc<Endpoint>, Context)>,
+    call: Option<(Arc<UnaryFn>, Context)>,
     codec: Codec,
     shared: Arc<Shared>,
 }
@@ -130,7 +139,7 @@ impl tonic::server::StreamingService<Bytes> for Serve {
     type Future = BoxFuture<'static, Result<tonic::Response<Self::ResponseStream>, Status>>;
 
     fn call(&mut self, request: tonic::Request<Streaming<Bytes>>) -> Self::Future {
-        let Some((endpoint, ctx)) = self.call.take() else {
+        let Some((call, ctx)) = self.call.take() else {
             let status = Status::internal("request served twice");
             return futures::future::ready(Err(status)).boxed();
         };
@@ -138,12 +147,9 @@ impl tonic::server::StreamingService<Bytes> for Serve {
         let shared = Arc::clone(&self.shared);
         async move {
             let body = request.into_inner();
-            let result = match &endpoint.call {
-                Call::Unary(f) => unary(f.as_ref(), ctx, codec, body, &shared)
-                    .await
-                    .map(|reply| futures::stream::once(async { Ok(reply) }).boxed()),
-                Call::Stream(f) => streaming(f.as_ref(), ctx, codec, body, &shared).await,
-            };
+            let result = unary(call.as_ref(), ctx, codec, body, &shared)
+                .await
+                .map(|reply| futures::stream::once(async { Ok(reply) }).boxed());
             if result.is_err() {
                 shared.stats.errors.fetch_add(1, Ordering::Relaxed);
             }
@@ -153,10 +159,11 @@ impl tonic::server::StreamingService<Bytes> for Serve {
     }
 }
 
+type UnaryFn =
+    dyn Fn(Context, Codec, Bytes) -> BoxFuture<'static, crate::Result<Bytes>> + Send + Sync;
+
 async fn unary(
-    call: &(dyn Fn(Context, Codec, Bytes) -> BoxFuture<'static, crate::Result<Bytes>>
-          + Send
-          + Sync),
+    call: &UnaryFn,
     ctx: Context,
     codec: Codec,
     mut body: Streaming<Bytes>,
@@ -218,9 +225,50 @@ type StreamFn = dyn Fn(
         Context,
         Codec,
         super::handler::Frames,
-    ) -> BoxFuture<'static, crate::Result<BoxStream<'static, crate::Result<Bytes>>>>
+    ) -> BoxFuture<'static, crate::Result<Box<dyn Replies>>>
     + Send
     + Sync;
+
+/// A streaming call. tonic reads the request frames; the replies are written by [`ReplyBody`],
+/// straight from the handler's typed stream into the response's frames.
+async fn serve_stream<B>(
+    call: &StreamFn,
+    ctx: Context,
+    codec: Codec,
+    req: http::Request<B>,
+    shared: &Arc<Shared>,
+) -> Response
+where
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>> + Send,
+{
+    // No compression here: say so rather than misread compressed frames.
+    if let Some(encoding) = req
+        .headers()
+        .get("grpc-encoding")
+        .filter(|e| e.as_bytes() != b"identity")
+    {
+        shared.stats.errors.fetch_add(1, Ordering::Relaxed);
+        let detail = format!(
+            "requests compressed with {encoding:?} are not supported by {}",
+            ctx.endpoint
+        );
+        return Status::unimplemented(detail).into_http();
+    }
+    let requests = Streaming::new_request(
+        FrameCodec,
+        req.into_body(),
+        None,
+        Some(shared.max_message_size),
+    );
+    match streaming(call, ctx, codec, requests, shared).await {
+        Ok(body) => http::Response::new(tonic::body::Body::new(body)),
+        Err(status) => {
+            shared.stats.errors.fetch_add(1, Ordering::Relaxed);
+            status.into_http()
+        }
+    }
+}
 
 /// Starts a streaming handler; its replies then flow until it ends, fails, panics or the
 /// caller's deadline passes (which ends the stream with DeadlineExceeded).
@@ -230,7 +278,7 @@ async fn streaming(
     codec: Codec,
     body: Streaming<Bytes>,
     shared: &Arc<Shared>,
-) -> Result<BoxStream<'static, Result<Bytes, Status>>, Status> {
+) -> Result<ReplyBody, Status> {
     let service = ctx.service.clone();
     let name = ctx.endpoint.clone();
     let deadline = ctx.deadline;
@@ -260,87 +308,125 @@ async fn streaming(
             );
         }
     };
-    Ok(guard_replies(
+    Ok(ReplyBody {
         replies,
-        deadline,
-        service,
-        name,
-        Arc::clone(shared),
-    ))
-}
-
-/// The reply stream as tonic sends it: errors become the final status, a panic while producing
-/// becomes Internal, and the deadline ends the stream with DeadlineExceeded.
-fn guard_replies(
-    replies: BoxStream<'static, crate::Result<Bytes>>,
-    deadline: Option<Instant>,
-    service: String,
-    name: String,
-    shared: Arc<Shared>,
-) -> BoxStream<'static, Result<Bytes, Status>> {
-    GuardedReplies {
-        replies: AssertUnwindSafe(replies).catch_unwind(),
+        buf: BytesMut::with_capacity(FLUSH_AT),
         deadline: deadline.map(|d| Box::pin(tokio::time::sleep_until(d.into()))),
+        limit: shared.max_message_size,
         service,
         name,
-        shared,
+        shared: Arc::clone(shared),
+        end: None,
         done: false,
-    }
-    .boxed()
+    })
 }
 
-/// See [`guard_replies`]; a hand-written stream, as it runs once per reply.
-struct GuardedReplies {
-    replies:
-        futures::stream::CatchUnwind<AssertUnwindSafe<BoxStream<'static, crate::Result<Bytes>>>>,
+/// Replies are sent once this much is written, or when the handler has no more ready.
+const FLUSH_AT: usize = 32 << 10;
+
+/// The response body of a streaming call: the handler's replies as gRPC frames, several to a
+/// write when they come quickly, then the final status as trailers. A handler error ends the
+/// stream with its status, a panic with Internal, and the deadline with DeadlineExceeded.
+struct ReplyBody {
+    replies: Box<dyn Replies>,
+    /// Frames written and not yet sent.
+    buf: BytesMut,
     deadline: Option<std::pin::Pin<Box<tokio::time::Sleep>>>,
+    /// Largest reply.
+    limit: usize,
     service: String,
     name: String,
     shared: Arc<Shared>,
+    /// How the stream ends, once known; sent after the frames before it.
+    end: Option<Status>,
     done: bool,
 }
 
-impl futures::Stream for GuardedReplies {
-    type Item = Result<Bytes, Status>;
+impl ReplyBody {
+    /// Writes replies while the handler has them ready, until the buffer is full or the stream
+    /// has ended.
+    fn fill(&mut self, cx: &mut std::task::Context<'_>) {
+        use std::task::Poll;
+        while self.end.is_none() && self.buf.len() < FLUSH_AT {
+            let start = self.buf.len();
+            let polled = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                self.replies.poll_frame(cx, &mut self.buf)
+            }));
+            self.end = match polled {
+                Ok(Poll::Ready(Some(Ok(len)))) if len <= self.limit => continue,
+                Ok(Poll::Ready(Some(Ok(len)))) => {
+                    self.buf.truncate(start);
+                    let detail = format!(
+                        "a reply of {} is {len} bytes, over the limit of {} bytes",
+                        self.name, self.limit
+                    );
+                    Some(Error::too_large(&self.service, detail).to_status())
+                }
+                Ok(Poll::Ready(Some(Err(mut err)))) => {
+                    self.buf.truncate(start);
+                    if err.id.is_empty() {
+                        err.id = self.service.clone();
+                    }
+                    Some(err.to_status())
+                }
+                Ok(Poll::Ready(None)) => Some(Status::ok("")),
+                Ok(Poll::Pending) => match self
+                    .deadline
+                    .as_mut()
+                    .map(|d| std::future::Future::poll(d.as_mut(), cx))
+                {
+                    Some(Poll::Ready(())) => {
+                        let detail = format!("{} passed the caller's deadline", self.name);
+                        Some(Error::timeout(&self.service, detail).to_status())
+                    }
+                    _ => return,
+                },
+                Err(panic) => {
+                    self.buf.truncate(start);
+                    let what = panic_message(&*panic);
+                    tracing::error!(endpoint = %self.name, panic = %what, "handler panicked mid-stream");
+                    let detail = format!("{} panicked: {what}", self.name);
+                    Some(Error::internal_server_error(&self.service, detail).to_status())
+                }
+            };
+        }
+    }
+}
 
-    fn poll_next(
+impl http_body::Body for ReplyBody {
+    type Data = Bytes;
+    type Error = Status;
+
+    fn poll_frame(
         mut self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Option<Self::Item>> {
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, Status>>> {
         use std::task::Poll;
-        if self.done {
+        let this = &mut *self;
+        if this.done {
             return Poll::Ready(None);
         }
-        let item = match self.replies.poll_next_unpin(cx) {
-            Poll::Ready(None) => return Poll::Ready(None),
-            Poll::Ready(Some(Ok(Ok(frame)))) => return Poll::Ready(Some(Ok(frame))),
-            Poll::Ready(Some(Ok(Err(mut err)))) => {
-                if err.id.is_empty() {
-                    err.id = self.service.clone();
-                }
-                err.to_status()
-            }
-            Poll::Ready(Some(Err(panic))) => {
-                let what = panic_message(&*panic);
-                tracing::error!(endpoint = %self.name, panic = %what, "handler panicked mid-stream");
-                let detail = format!("{} panicked: {what}", self.name);
-                Error::internal_server_error(&self.service, detail).to_status()
-            }
-            Poll::Pending => match self
-                .deadline
-                .as_mut()
-                .map(|d| std::future::Future::poll(d.as_mut(), cx))
-            {
-                Some(Poll::Ready(())) => {
-                    let detail = format!("{} passed the caller's deadline", self.name);
-                    Error::timeout(&self.service, detail).to_status()
-                }
-                _ => return Poll::Pending,
-            },
+        this.fill(cx);
+        if !this.buf.is_empty() {
+            let frames = this.buf.split().freeze();
+            return Poll::Ready(Some(Ok(http_body::Frame::data(frames))));
+        }
+        let Some(end) = this.end.take() else {
+            return Poll::Pending;
         };
-        self.done = true;
-        self.shared.stats.errors.fetch_add(1, Ordering::Relaxed);
-        Poll::Ready(Some(Err(item)))
+        this.done = true;
+        if end.code() != Code::Ok {
+            this.shared.stats.errors.fetch_add(1, Ordering::Relaxed);
+        }
+        let mut trailers = http::HeaderMap::new();
+        if let Err(e) = end.add_header(&mut trailers) {
+            return Poll::Ready(Some(Err(e)));
+        }
+        Poll::Ready(Some(Ok(http_body::Frame::trailers(trailers))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.done
     }
 }
 
@@ -407,6 +493,64 @@ mod tests {
         let mut h = http::HeaderMap::new();
         h.insert("grpc-timeout", v.parse().unwrap());
         grpc_timeout(&h)
+    }
+
+    /// Two replies, then a panic.
+    struct PanicsAfterTwo(usize);
+
+    impl Replies for PanicsAfterTwo {
+        fn poll_frame(
+            &mut self,
+            _cx: &mut std::task::Context<'_>,
+            buf: &mut BytesMut,
+        ) -> std::task::Poll<Option<crate::Result<usize>>> {
+            self.0 += 1;
+            if self.0 > 2 {
+                panic!("boom");
+            }
+            let reply = crate::debug::proto::HealthResponse {
+                status: self.0.to_string(),
+            };
+            let msg = crate::codec::Codec::Json.encode_frame(&reply, buf);
+            std::task::Poll::Ready(Some(
+                msg.map_err(|e| Error::internal_server_error("t", e.to_string())),
+            ))
+        }
+    }
+
+    #[tokio::test]
+    async fn a_panic_mid_stream_ends_it_with_internal_after_the_replies_before() {
+        use http_body_util::BodyExt;
+        let shared = Arc::new(Shared {
+            name: "svc".into(),
+            router: Default::default(),
+            max_message_size: 1 << 20,
+            stats: Default::default(),
+        });
+        let body = ReplyBody {
+            replies: Box::new(PanicsAfterTwo(0)),
+            buf: BytesMut::new(),
+            deadline: None,
+            limit: 1 << 20,
+            service: "svc".into(),
+            name: "Svc.Stream".into(),
+            shared: Arc::clone(&shared),
+            end: None,
+            done: false,
+        };
+        let collected = body.collect().await.unwrap();
+        let trailers = collected.trailers().cloned().expect("trailers");
+        let data = collected.to_bytes();
+        // Two frames: flag, length, JSON.
+        assert_eq!(
+            &data[..],
+            b"\0\0\0\0\x0e{\"status\":\"1\"}\0\0\0\0\x0e{\"status\":\"2\"}"
+        );
+        let status = Status::from_header_map(&trailers).expect("a status");
+        assert_eq!(status.code(), Code::Internal);
+        let err = Error::from_status("svc", &status);
+        assert_eq!(err.detail, "Svc.Stream panicked: boom");
+        assert_eq!(shared.stats.errors.load(Ordering::Relaxed), 1);
     }
 
     #[test]

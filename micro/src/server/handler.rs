@@ -21,11 +21,52 @@ pub trait Handler: Send + Sync + 'static {
 
 type UnaryFn = dyn Fn(Context, Codec, Bytes) -> BoxFuture<'static, Result<Bytes>> + Send + Sync;
 
-/// Encoded frames in, encoded frames out.
+/// Encoded frames in.
 pub(crate) type Frames = BoxStream<'static, std::result::Result<Bytes, tonic::Status>>;
-type StreamFn = dyn Fn(Context, Codec, Frames) -> BoxFuture<'static, Result<BoxStream<'static, Result<Bytes>>>>
-    + Send
-    + Sync;
+type StreamFn =
+    dyn Fn(Context, Codec, Frames) -> BoxFuture<'static, Result<Box<dyn Replies>>> + Send + Sync;
+
+/// A streaming endpoint's replies, written as gRPC frames straight into the response buffer (no
+/// bytes of their own per message).
+pub(crate) trait Replies: Send {
+    /// Appends the next reply to `buf` as a gRPC frame and returns its length; `None` when the
+    /// stream has ended.
+    fn poll_frame(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut bytes::BytesMut,
+    ) -> std::task::Poll<Option<Result<usize>>>;
+}
+
+/// The handler's typed reply stream and the call's codec.
+struct TypedReplies<Rsp> {
+    replies: BoxStream<'static, Result<Rsp>>,
+    codec: Codec,
+    service: String,
+    endpoint: String,
+}
+
+impl<Rsp: Message> Replies for TypedReplies<Rsp> {
+    fn poll_frame(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut bytes::BytesMut,
+    ) -> std::task::Poll<Option<Result<usize>>> {
+        let reply = match std::task::ready!(self.replies.poll_next_unpin(cx)) {
+            None => return std::task::Poll::Ready(None),
+            Some(reply) => reply,
+        };
+        let written = reply.and_then(|reply| {
+            self.codec.encode_frame(&reply, buf).map_err(|e| {
+                Error::internal_server_error(
+                    &self.service,
+                    format!("cannot encode a reply of {}: {e}", self.endpoint),
+                )
+            })
+        });
+        std::task::Poll::Ready(Some(written))
+    }
+}
 
 /// How an endpoint is served.
 #[derive(Clone)]
@@ -194,18 +235,13 @@ impl Endpoint {
             let endpoint = ctx.endpoint.clone();
             let replies = f(ctx, codec, frames);
             async move {
-                let replies = replies.await?;
-                let mut buf = bytes::BytesMut::new();
-                let encoded = replies.map(move |reply| {
-                    let reply = reply?;
-                    codec.encode_into(&reply, &mut buf).map_err(|e| {
-                        Error::internal_server_error(
-                            &service,
-                            format!("cannot encode a reply of {endpoint}: {e}"),
-                        )
-                    })
+                let replies: Box<dyn Replies> = Box::new(TypedReplies {
+                    replies: replies.await?,
+                    codec,
+                    service,
+                    endpoint,
                 });
-                Ok(encoded.boxed())
+                Ok(replies)
             }
             .boxed()
         };
