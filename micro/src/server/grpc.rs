@@ -312,7 +312,6 @@ async fn streaming(
         replies,
         buf: BytesMut::with_capacity(FLUSH_AT),
         deadline: deadline.map(|d| Box::pin(tokio::time::sleep_until(d.into()))),
-        limit: shared.max_message_size,
         service,
         name,
         shared: Arc::clone(shared),
@@ -332,8 +331,6 @@ struct ReplyBody {
     /// Frames written and not yet sent.
     buf: BytesMut,
     deadline: Option<std::pin::Pin<Box<tokio::time::Sleep>>>,
-    /// Largest reply.
-    limit: usize,
     service: String,
     name: String,
     shared: Arc<Shared>,
@@ -347,18 +344,19 @@ impl ReplyBody {
     /// has ended.
     fn fill(&mut self, cx: &mut std::task::Context<'_>) {
         use std::task::Poll;
+        let limit = self.shared.max_message_size;
         while self.end.is_none() && self.buf.len() < FLUSH_AT {
             let start = self.buf.len();
             let polled = std::panic::catch_unwind(AssertUnwindSafe(|| {
                 self.replies.poll_frame(cx, &mut self.buf)
             }));
             self.end = match polled {
-                Ok(Poll::Ready(Some(Ok(len)))) if len <= self.limit => continue,
+                Ok(Poll::Ready(Some(Ok(len)))) if len <= limit => continue,
                 Ok(Poll::Ready(Some(Ok(len)))) => {
                     self.buf.truncate(start);
                     let detail = format!(
-                        "a reply of {} is {len} bytes, over the limit of {} bytes",
-                        self.name, self.limit
+                        "a reply of {} is {len} bytes, over the limit of {limit} bytes",
+                        self.name
                     );
                     Some(Error::too_large(&self.service, detail).to_status())
                 }
@@ -531,7 +529,6 @@ mod tests {
             replies: Box::new(PanicsAfterTwo(0)),
             buf: BytesMut::new(),
             deadline: None,
-            limit: 1 << 20,
             service: "svc".into(),
             name: "Svc.Stream".into(),
             shared: Arc::clone(&shared),
