@@ -1,4 +1,5 @@
-# Shared by scripts/test and scripts/bench: install what a fresh Debian machine lacks.
+# Shared by scripts/quickstart, scripts/test and scripts/bench: install what a fresh Debian
+# machine lacks.
 
 log() { printf '\n==> %s\n' "$*"; }
 

@@ -13,6 +13,7 @@ fn calls(c: &mut Criterion) {
     let registry = Arc::new(MemoryRegistry::new());
     let service = rt.block_on(async {
         micro::Service::builder()
+            .flags(micro::Flags::default())
             .name(SERVICE)
             .registry(registry.clone())
             .handler(Greeter)

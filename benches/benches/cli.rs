@@ -33,6 +33,7 @@ fn cli(c: &mut Criterion) {
     let registry = Arc::new(EtcdRegistry::new([etcd.address()]));
     let service = rt.block_on(async {
         micro::Service::builder()
+            .flags(micro::Flags::default())
             .name(SERVICE)
             .registry(registry)
             .handler(Greeter)

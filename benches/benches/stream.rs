@@ -17,6 +17,7 @@ fn streams(c: &mut Criterion) {
     let registry = Arc::new(MemoryRegistry::new());
     let service = rt.block_on(async {
         micro::Service::builder()
+            .flags(micro::Flags::default())
             .name(SERVICE)
             .registry(registry.clone())
             .handler(Greeter)

@@ -654,6 +654,7 @@ fn each_resolution_rule_through_the_gateway() {
         .unwrap();
     let v1 = rt.block_on(async {
         micro::Service::builder()
+            .flags(micro::Flags::default())
             .name("go.micro.v1.test")
             .registry(std::sync::Arc::new(micro::registry::EtcdRegistry::new([s
                 .etcd

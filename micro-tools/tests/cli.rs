@@ -1,7 +1,7 @@
 //! The real `micro` binary against real greeter and pubsub example processes, with etcd and with
 //! mDNS (inside a private network namespace).
 
-use micro_tests::{run_in_private_netns, Child, Etcd};
+use micro_tests::{free_port, run_in_private_netns, Child, Etcd, Nats};
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -415,4 +415,174 @@ fn the_interactive_shell_through_a_pty() {
         .unwrap();
     assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
     assert_eq!(stdout(&out).trim(), "shell ok");
+}
+
+/// Polls `micro list services` on `envs` until `name` is listed.
+fn wait_listed(envs: &[(&str, String)], name: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !stdout(&micro(envs, &["list", "services"])).contains(name) {
+        assert!(Instant::now() < deadline, "{name} never registered");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn a_service_takes_go_micros_flags_over_the_environment() {
+    let etcd = Etcd::start();
+    let help = Command::new(example("greeter"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    assert!(help.status.success(), "{}", stderr(&help));
+    for flag in [
+        "--registry ",
+        "--registry_address",
+        "--broker ",
+        "--broker_address",
+        "--server_address",
+        "--server_name",
+        "--server_version",
+        "--register_ttl",
+        "--register_interval",
+        "MICRO_REGISTRY_ADDRESS",
+    ] {
+        assert!(
+            stdout(&help).contains(flag),
+            "--help lists {flag}:\n{}",
+            stdout(&help)
+        );
+    }
+    let bad = Command::new(example("greeter"))
+        .arg("--registy=etcd")
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2), "{}", stderr(&bad));
+    assert!(
+        stderr(&bad).contains("unexpected argument '--registy'"),
+        "{}",
+        stderr(&bad)
+    );
+
+    // The environment names the in-process registry, which nobody else can see: only the
+    // flags make the greeter findable on etcd, on the port they give.
+    let port = free_port();
+    let greeter = Command::new(example("greeter"))
+        .args([
+            "--registry=etcd",
+            &format!("--registry_address={}", etcd.address()),
+            &format!("--server_address=127.0.0.1:{port}"),
+            "--register_ttl",
+            "30",
+        ])
+        .env("MICRO_REGISTRY", "memory")
+        .env("MICRO_SERVER_ADDRESS", "127.0.0.1:1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let _greeter = Child(greeter);
+    let envs = [
+        ("MICRO_REGISTRY", "etcd".to_string()),
+        ("MICRO_REGISTRY_ADDRESS", etcd.address()),
+    ];
+    wait_listed(&envs, "go.micro.srv.greeter");
+    let described = ok(micro(&envs, &["get", "service", "go.micro.srv.greeter"]));
+    assert!(
+        described.contains(&format!("127.0.0.1\t{port}")),
+        "{described}"
+    );
+    let lease = etcd.etcdctl(&["lease", "list"]);
+    let id = lease.lines().nth(1).expect("one lease").trim().to_string();
+    let ttl = etcd.etcdctl(&["lease", "timetolive", &id]);
+    assert!(ttl.contains("granted with TTL(30s)"), "{ttl}");
+}
+
+#[test]
+fn errors_from_main_print_one_line_and_exit_1() {
+    let known = "mdns, memory, etcd";
+    let greeter = Command::new(example("greeter"))
+        .arg("--registry=nope")
+        .output()
+        .unwrap();
+    assert_eq!(greeter.status.code(), Some(1));
+    assert_eq!(
+        stderr(&greeter),
+        format!("Error: unknown registry \"nope\" (this build knows: {known})\n")
+    );
+    let tool = micro(&[], &["--registry=nope", "list", "services"]);
+    assert_eq!(tool.status.code(), Some(1));
+    assert_eq!(
+        stderr(&tool),
+        format!("unknown registry \"nope\" (this build knows: {known})\n")
+    );
+}
+
+#[test]
+fn a_closed_stdout_ends_the_command_quietly() {
+    let etcd = Etcd::start();
+    let envs = [
+        ("MICRO_REGISTRY", "etcd".to_string()),
+        ("MICRO_REGISTRY_ADDRESS", etcd.address()),
+    ];
+    for i in 0..3 {
+        let record = format!(
+            r#"{{"name":"go.micro.srv.s{i}","version":"1","nodes":[{{"id":"s{i}-1","address":"127.0.0.1:9"}}]}}"#
+        );
+        ok(micro(&envs, &["register", "service", &record]));
+    }
+    // `micro list services | head -0`: the reader is gone before the first line is written.
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_micro"));
+    cmd.args(["list", "services"])
+        .envs(envs.iter().map(|(k, v)| (*k, v.as_str())))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(stderr(&out), "", "nothing on stderr");
+    assert_eq!(
+        out.status.code(),
+        Some(141),
+        "128 + SIGPIPE, as other tools end"
+    );
+}
+
+#[test]
+fn every_publish_that_says_ok_reaches_nats() {
+    const N: usize = 40;
+    let nats = Nats::start();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let mut subscriber = runtime.block_on(async {
+        let client = async_nats::connect(nats.address()).await.unwrap();
+        let subscriber = client.subscribe(">").await.unwrap();
+        client.flush().await.unwrap();
+        (client, subscriber)
+    });
+    for i in 0..N {
+        let out = micro(
+            &[],
+            &[
+                "--registry=memory",
+                "--broker=nats",
+                &format!("--broker_address={}", nats.address()),
+                "publish",
+                "t.x",
+                &format!(r#"{{"i":{i}}}"#),
+            ],
+        );
+        assert_eq!(ok(out).trim(), "ok");
+    }
+    let received = runtime.block_on(async {
+        use futures::StreamExt;
+        let mut bodies = Vec::new();
+        // Every message is at the server before its `ok`; a short wait lets them arrive here.
+        while let Ok(Some(m)) =
+            tokio::time::timeout(Duration::from_secs(2), subscriber.1.next()).await
+        {
+            bodies.push(String::from_utf8_lossy(&m.payload).into_owned());
+        }
+        bodies
+    });
+    let expected: Vec<String> = (0..N).map(|i| format!(r#"{{"i":{i}}}"#)).collect();
+    assert_eq!(received, expected, "each of {N} publishes, once, in order");
 }

@@ -51,7 +51,8 @@ fn the_generated_service_does_the_seed_walkthrough() {
     let _ = std::fs::remove_dir_all(&tmp);
     std::fs::create_dir_all(&tmp).unwrap();
     let dir = tmp.join("example");
-    // The walkthrough runs on etcd here (mDNS would need a network namespace): compile it in.
+    // The walkthrough runs on etcd here (mDNS would need a network namespace); a generated
+    // service takes it with no plugin chosen, as the seed's `MICRO_REGISTRY=etcd` does.
     let out = text(&micro(
         &[],
         &[
@@ -59,8 +60,6 @@ fn the_generated_service_does_the_seed_walkthrough() {
             dir.to_str().unwrap(),
             "--micro_path",
             workspace.to_str().unwrap(),
-            "--plugin",
-            "registry=etcd",
         ],
     ));
     for file in [
@@ -94,20 +93,16 @@ fn the_generated_service_does_the_seed_walkthrough() {
     assert!(String::from_utf8_lossy(&bad.stderr).starts_with("invalid alias \"Bad-Name\""));
     assert!(!tmp.join("Bad-Name").exists());
 
-    cargo(&dir, &["build"]);
-    cargo(&dir, &["test"]);
+    let binary = build_and_test(&dir);
 
     let etcd = Etcd::start();
     let envs = [
         ("MICRO_REGISTRY", "etcd".to_string()),
         ("MICRO_REGISTRY_ADDRESS", etcd.address()),
     ];
-    let binary = workspace.join("target/micro-new/debug/example");
-    // No MICRO_REGISTRY: `--plugin registry=etcd` made etcd the generated default.
     let mut service = Child(
         Command::new(&binary)
-            .env_remove("MICRO_REGISTRY")
-            .env("MICRO_REGISTRY_ADDRESS", etcd.address())
+            .envs(envs.iter().map(|(k, v)| (*k, v.as_str())))
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -213,5 +208,166 @@ fn the_generated_service_does_the_seed_walkthrough() {
         String::from_utf8_lossy(&out.stdout),
         r#"{"msg":"Hello John"}"#
     );
+
+    // The other types, each called as its README says; the service above is their backend.
+    function_type(&tmp, &workspace, &etcd);
+    api_type(&tmp, &workspace, &etcd);
+    web_type(&tmp, &workspace, &etcd);
     let _ = std::fs::remove_dir_all(&tmp);
+}
+
+/// Builds the generated crate in `dir` and runs its tests; returns a copy of its binary (every
+/// type's alias is `example`, so the shared target dir holds one binary of that name at a time).
+fn build_and_test(dir: &Path) -> PathBuf {
+    cargo(dir, &["build"]);
+    cargo(dir, &["test"]);
+    let workspace = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    let copy = dir.join("example-bin");
+    std::fs::copy(workspace.join("target/micro-new/debug/example"), &copy).unwrap();
+    copy
+}
+
+/// `micro new --type=TYPE` of alias `example` under `tmp/TYPE`, with `extra` flags.
+fn generate(tmp: &Path, workspace: &Path, kind: &str, extra: &[&str]) -> PathBuf {
+    let dir = tmp.join(kind).join("example");
+    let mut args = vec![
+        "new",
+        dir.to_str().unwrap(),
+        "--type",
+        kind,
+        "--micro_path",
+        workspace.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    let out = text(&micro(&[], &args));
+    assert!(out.starts_with(&format!("creating {kind} ")), "{out}");
+    dir
+}
+
+/// Starts `micro api` with `handler` and `namespace` on etcd; returns it and its address.
+fn gateway(etcd: &Etcd, handler: &str, namespace: &str) -> (Child, String) {
+    let address = format!("127.0.0.1:{}", free_port());
+    let api = Child(
+        Command::new(env!("CARGO_BIN_EXE_micro"))
+            .args(["--registry=etcd", "--registry_address", &etcd.address()])
+            .args(["api", "--address", &address, "--handler", handler])
+            .args(["--namespace", namespace])
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(&address).is_err() {
+        assert!(Instant::now() < deadline, "micro api did not listen");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    (api, address)
+}
+
+/// GETs `url` with curl, retrying while the gateway does not route to the service yet (its
+/// registry has not caught up) until `done` holds of the body; returns the last body.
+fn get_when_routed(url: &str, done: impl Fn(&str) -> bool) -> String {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let out = Command::new("curl").args(["-s", url]).output().unwrap();
+        let body = String::from_utf8_lossy(&out.stdout).into_owned();
+        if done(&body) || Instant::now() > deadline {
+            return body;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// A function: registers, serves one call, deregisters and exits 0. `--plugin registry=etcd`
+/// makes etcd its default, so it runs with only the address given.
+fn function_type(tmp: &Path, workspace: &Path, etcd: &Etcd) {
+    let dir = generate(tmp, workspace, "function", &["--plugin", "registry=etcd"]);
+    let binary = build_and_test(&dir);
+    let mut function = Child(
+        Command::new(&binary)
+            .env_remove("MICRO_REGISTRY")
+            .env("MICRO_REGISTRY_ADDRESS", etcd.address())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let envs = [
+        ("MICRO_REGISTRY", "etcd".to_string()),
+        ("MICRO_REGISTRY_ADDRESS", etcd.address()),
+    ];
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !text(&micro(&envs, &["list", "services"])).contains("go.micro.fnc.example") {
+        assert!(Instant::now() < deadline, "the function never registered");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let called = text(&micro(
+        &envs,
+        &[
+            "call",
+            "go.micro.fnc.example",
+            "Example.Call",
+            r#"{"name": "John"}"#,
+        ],
+    ));
+    assert!(called.contains("\"msg\": \"Hello John\""), "{called}");
+    let status = function.wait_for_exit(Duration::from_secs(20));
+    assert!(
+        status.success(),
+        "the function exits 0 after its call: {status:?}"
+    );
+    assert!(!text(&micro(&envs, &["list", "services"])).contains("go.micro.fnc.example"));
+}
+
+/// An API service behind `micro api --handler=api`, calling the service as its backend; it
+/// takes the registry from its flags.
+fn api_type(tmp: &Path, workspace: &Path, etcd: &Etcd) {
+    let dir = generate(tmp, workspace, "api", &[]);
+    let binary = build_and_test(&dir);
+    let _api_service = Child(
+        Command::new(&binary)
+            .env_remove("MICRO_REGISTRY")
+            .args(["--registry", "etcd", "--registry_address", &etcd.address()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let (_gateway, address) = gateway(etcd, "api", "go.micro.api");
+    let expected = r#"{"msg":"Hello John"}"#;
+    let body = get_when_routed(&format!("http://{address}/example/call?name=John"), |b| {
+        b == expected
+    });
+    assert_eq!(body, expected);
+}
+
+/// A web service behind `micro api --handler=web`; its page and its call to the backend.
+fn web_type(tmp: &Path, workspace: &Path, etcd: &Etcd) {
+    let dir = generate(tmp, workspace, "web", &[]);
+    let binary = build_and_test(&dir);
+    let _web = Child(
+        Command::new(&binary)
+            .env_remove("MICRO_REGISTRY")
+            .args([
+                "--registry=etcd",
+                &format!("--registry_address={}", etcd.address()),
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let (_gateway, address) = gateway(etcd, "web", "go.micro.web");
+    let expected = r#"{"msg":"Hello John"}"#;
+    let body = get_when_routed(&format!("http://{address}/example/call?name=John"), |b| {
+        b == expected
+    });
+    assert_eq!(body, expected);
+    let page = get_when_routed(&format!("http://{address}/example/"), |b| {
+        b.contains("<h1>")
+    });
+    assert!(page.contains("<h1>Example</h1>"), "{page}");
 }

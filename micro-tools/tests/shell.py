@@ -11,6 +11,21 @@ shell.sendline('call go.micro.srv.greeter Greeter.Call \'{"name": "John"}\'')
 shell.expect_exact('"msg": "Hello John"')
 shell.expect_exact("micro> ")
 
+# JSON typed as in go-micro's shell, unquoted: everything after the endpoint is the request.
+shell.sendline('call go.micro.srv.greeter Greeter.Call {"name": "John Smith"}')
+shell.expect_exact('"msg": "Hello John Smith"')
+shell.expect_exact("micro> ")
+shell.sendline('stream go.micro.srv.greeter Greeter.Stream {"count": 2}')
+shell.expect_exact('"count": "1"')
+shell.expect_exact("micro> ")
+shell.sendline('publish go.micro.topic.shell {"message": "a b"}')
+shell.expect_exact("ok")
+shell.expect_exact("micro> ")
+# Invalid JSON is still reported, and the shell goes on.
+shell.sendline('call go.micro.srv.greeter Greeter.Call {"name": }')
+shell.expect_exact("invalid JSON in the request: expected value at line 1 column 10")
+shell.expect_exact("micro> ")
+
 # Completion: a command, then a service name from the registry.
 shell.send("ge\t")
 shell.expect_exact("get ")

@@ -1,10 +1,16 @@
-//! `MICRO_*` environment configuration shared by services and tools.
+//! A service's settings, in layers: go-micro's defaults, then the program's own defaults, then
+//! the `MICRO_*` environment, then the command line ([`Flags`](crate::flags::Flags)).
 
+use crate::flags::Flags;
 use std::time::Duration;
 
-/// Settings read from the environment; each has go-micro's variable name.
+/// Settings of a service or tool; each has go-micro's variable name.
 #[derive(Debug, Clone)]
 pub struct Config {
+    /// `MICRO_SERVER_NAME`: the service name.
+    pub server_name: Option<String>,
+    /// `MICRO_SERVER_VERSION`: the service version.
+    pub server_version: Option<String>,
     /// `MICRO_REGISTRY`: registry name.
     pub registry: String,
     /// `MICRO_REGISTRY_ADDRESS`: registry address(es), comma-separated.
@@ -24,6 +30,8 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Self {
         Config {
+            server_name: None,
+            server_version: None,
             registry: crate::registry::DEFAULT.into(),
             registry_address: None,
             broker: "http".into(),
@@ -38,11 +46,21 @@ impl Default for Config {
 impl Config {
     /// Defaults overridden by whatever `MICRO_*` variables are set (and not empty).
     pub fn from_env() -> Self {
-        Self::from_lookup(|k| std::env::var(k).ok())
+        Config::default().with_env()
     }
 
     /// As [`from_env`](Self::from_env), reading variables through `get`.
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Self {
+        Config::default().with_lookup(get)
+    }
+
+    /// These settings, overridden by whatever `MICRO_*` variables are set (and not empty).
+    pub fn with_env(self) -> Self {
+        self.with_lookup(|k| std::env::var(k).ok())
+    }
+
+    /// As [`with_env`](Self::with_env), reading variables through `get`.
+    pub fn with_lookup(self, get: impl Fn(&str) -> Option<String>) -> Self {
         let get = |k: &str| get(k).filter(|v| !v.trim().is_empty());
         let secs = |k: &str, default: Duration| match get(k).map(|v| v.trim().parse::<u64>()) {
             Some(Ok(s)) => Duration::from_secs(s),
@@ -55,15 +73,36 @@ impl Config {
             }
             None => default,
         };
-        let d = Config::default();
         Config {
-            registry: get("MICRO_REGISTRY").unwrap_or(d.registry),
-            registry_address: get("MICRO_REGISTRY_ADDRESS"),
-            broker: get("MICRO_BROKER").unwrap_or(d.broker),
-            broker_address: get("MICRO_BROKER_ADDRESS"),
-            server_address: get("MICRO_SERVER_ADDRESS"),
-            register_ttl: secs("MICRO_REGISTER_TTL", d.register_ttl),
-            register_interval: secs("MICRO_REGISTER_INTERVAL", d.register_interval),
+            server_name: get("MICRO_SERVER_NAME").or(self.server_name),
+            server_version: get("MICRO_SERVER_VERSION").or(self.server_version),
+            registry: get("MICRO_REGISTRY").unwrap_or(self.registry),
+            registry_address: get("MICRO_REGISTRY_ADDRESS").or(self.registry_address),
+            broker: get("MICRO_BROKER").unwrap_or(self.broker),
+            broker_address: get("MICRO_BROKER_ADDRESS").or(self.broker_address),
+            server_address: get("MICRO_SERVER_ADDRESS").or(self.server_address),
+            register_ttl: secs("MICRO_REGISTER_TTL", self.register_ttl),
+            register_interval: secs("MICRO_REGISTER_INTERVAL", self.register_interval),
+        }
+    }
+
+    /// These settings, overridden by every flag given on the command line.
+    pub fn with_flags(self, flags: &Flags) -> Self {
+        let given = |s: &Option<String>| s.clone().filter(|v| !v.trim().is_empty());
+        Config {
+            server_name: given(&flags.server_name).or(self.server_name),
+            server_version: given(&flags.server_version).or(self.server_version),
+            registry: given(&flags.registry).unwrap_or(self.registry),
+            registry_address: given(&flags.registry_address).or(self.registry_address),
+            broker: given(&flags.broker).unwrap_or(self.broker),
+            broker_address: given(&flags.broker_address).or(self.broker_address),
+            server_address: given(&flags.server_address).or(self.server_address),
+            register_ttl: flags
+                .register_ttl
+                .map_or(self.register_ttl, Duration::from_secs),
+            register_interval: flags
+                .register_interval
+                .map_or(self.register_interval, Duration::from_secs),
         }
     }
 }
@@ -84,5 +123,39 @@ mod tests {
         assert_eq!(cfg.register_interval, Duration::from_secs(30));
         assert_eq!(cfg.server_address.as_deref(), Some("127.0.0.1:9090"));
         assert_eq!(cfg.registry, crate::registry::DEFAULT);
+    }
+
+    #[test]
+    fn flags_beat_variables_and_variables_beat_the_programs_defaults() {
+        let program = Config {
+            registry: "etcd".into(),
+            broker: "nats".into(),
+            server_version: Some("1.0".into()),
+            ..Config::default()
+        };
+        let env = |k: &str| match k {
+            "MICRO_REGISTRY" => Some("memory".into()),
+            "MICRO_REGISTER_TTL" => Some("10".into()),
+            "MICRO_SERVER_ADDRESS" => Some("127.0.0.1:9090".into()),
+            _ => None,
+        };
+        let flags = Flags::try_parse_from([
+            "svc",
+            "--registry_address=127.0.0.1:2379",
+            "--register_ttl",
+            "20",
+            "--server-address=127.0.0.1:9191",
+        ])
+        .unwrap();
+        let cfg = program.with_lookup(env).with_flags(&flags);
+        assert_eq!(cfg.registry, "memory", "env over the program's default");
+        assert_eq!(
+            cfg.broker, "nats",
+            "the program's default where nothing else is set"
+        );
+        assert_eq!(cfg.server_version.as_deref(), Some("1.0"));
+        assert_eq!(cfg.registry_address.as_deref(), Some("127.0.0.1:2379"));
+        assert_eq!(cfg.register_ttl, Duration::from_secs(20), "flag over env");
+        assert_eq!(cfg.server_address.as_deref(), Some("127.0.0.1:9191"));
     }
 }

@@ -17,7 +17,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// assert_eq!(err.code, 400);
 /// assert_eq!(err.status, "Bad Request");
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 pub struct Error {
     /// Who raised the error, e.g. the service name or `go.micro.client`.
     #[serde(default)]
@@ -39,6 +39,27 @@ impl fmt::Display for Error {
         match serde_json::to_string(self) {
             Ok(s) => f.write_str(&s),
             Err(_) => write!(f, "{} {}: {}", self.id, self.code, self.detail),
+        }
+    }
+}
+
+impl fmt::Debug for Error {
+    /// The detail alone, so that `main` returning `micro::Result` prints one readable line
+    /// (`Error: unknown registry "etcd" ...`, exit status 1); `{:#?}` shows every field.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if f.alternate() {
+            return f
+                .debug_struct("Error")
+                .field("id", &self.id)
+                .field("code", &self.code)
+                .field("detail", &self.detail)
+                .field("status", &self.status)
+                .finish();
+        }
+        match (self.detail.is_empty(), self.status.is_empty()) {
+            (false, _) => f.write_str(&self.detail),
+            (true, false) => write!(f, "{} {}", self.code, self.status),
+            (true, true) => write!(f, "error {} from {}", self.code, self.id),
         }
     }
 }
@@ -204,6 +225,17 @@ mod tests {
         assert_eq!(
             err.to_string(),
             r#"{"id":"go.micro.client","code":408,"detail":"deadline","status":"Request Timeout"}"#
+        );
+    }
+
+    #[test]
+    fn debugs_as_its_detail_so_main_prints_one_line() {
+        let err = Error::internal_server_error("go.micro.registry", "unknown registry \"x\"");
+        assert_eq!(format!("{err:?}"), "unknown registry \"x\"");
+        assert!(format!("{err:#?}").contains("id: \"go.micro.registry\""));
+        assert_eq!(
+            format!("{:?}", Error::new("svc", "", 503)),
+            "503 Service Unavailable"
         );
     }
 }

@@ -50,6 +50,7 @@ pub mod context;
 pub mod debug;
 pub mod describe;
 mod errors;
+pub mod flags;
 pub mod metadata;
 pub mod registry;
 pub mod selector;
@@ -61,6 +62,7 @@ pub mod web;
 pub use client::{CallOptions, Client};
 pub use context::Context;
 pub use errors::{http_code, status_text, Error, Result};
+pub use flags::Flags;
 pub use micro_macros::{handler, subscriber};
 
 /// For implementing [`registry::Registry`] and [`selector::Selector`].

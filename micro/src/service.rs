@@ -18,6 +18,7 @@
 use crate::broker::{Broker, SubscribeOptions, Subscription};
 use crate::client::Client;
 use crate::config::Config;
+use crate::flags::Flags;
 use crate::registry::{Metadata, Registry};
 use crate::server::{
     Endpoint, Handler, RunningServer, Server, ServerOptions, Subscriber, SubscriberEndpoint,
@@ -174,7 +175,13 @@ impl RunningService {
     }
 }
 
-/// Builds a [`Service`]. Unset options come from `MICRO_*` variables, then go-micro's defaults.
+/// Builds a [`Service`]. What the program sets here beats everything; an option it leaves
+/// unset comes from the command line ([`Flags`]: `--registry`, `--server_address`, ...), then the
+/// `MICRO_*` variables, then [`defaults`](Self::defaults), then go-micro's defaults.
+///
+/// [`build`](Self::build) reads the process's command line unless [`flags`](Self::flags) gave
+/// them: a service in a test, or in a program with a parser of its own, passes its flags (or
+/// `Flags::default()`) there.
 #[derive(Default)]
 pub struct ServiceBuilder {
     name: Option<String>,
@@ -192,6 +199,8 @@ pub struct ServiceBuilder {
     register_interval: Option<Duration>,
     max_message_size: Option<usize>,
     drain_timeout: Option<Duration>,
+    flags: Option<Flags>,
+    defaults: Option<Config>,
 }
 
 impl std::fmt::Debug for ServiceBuilder {
@@ -304,13 +313,41 @@ impl ServiceBuilder {
         self
     }
 
-    /// Checks the options and builds the service.
+    /// The command-line flags to use instead of this process's command line: from the
+    /// program's own `clap` parser (with [`Flags`] flattened in), or `Flags::default()` for none.
+    pub fn flags(mut self, flags: Flags) -> Self {
+        self.flags = Some(flags);
+        self
+    }
+
+    /// The program's defaults (e.g. `registry: "etcd"`), which the `MICRO_*` variables and the
+    /// flags override; go-micro's defaults fill what it leaves.
+    pub fn defaults(mut self, defaults: Config) -> Self {
+        self.defaults = Some(defaults);
+        self
+    }
+
+    /// Checks the options and builds the service. Without [`flags`](Self::flags) it parses the
+    /// process's command line first: `--help` prints the flags and exits 0, a bad flag exits 2.
     pub fn build(self) -> crate::Result<Service> {
-        let config = Config::from_env();
+        let flags = self.flags.unwrap_or_else(|| {
+            let about = match &self.name {
+                Some(name) => format!("{name}: a micro service"),
+                None => "A micro service".into(),
+            };
+            Flags::from_args(&about)
+        });
+        let config = flags.config(self.defaults.unwrap_or_default());
         let name = self
             .name
+            .or(config.server_name)
             .filter(|n| !n.trim().is_empty())
-            .ok_or_else(|| Error::bad_request("go.micro.service", "a service needs a name"))?;
+            .ok_or_else(|| {
+                Error::bad_request(
+                    "go.micro.service",
+                    "a service needs a name (the builder's .name(..), --server_name or MICRO_SERVER_NAME)",
+                )
+            })?;
         let registry = match self.registry {
             Some(r) => r,
             None => crate::registry::by_name(&config.registry, config.registry_address.as_deref())?,
@@ -334,7 +371,10 @@ impl ServiceBuilder {
         });
         let options = ServerOptions {
             name: name.clone(),
-            version: self.version.unwrap_or_else(|| "latest".into()),
+            version: self
+                .version
+                .or(config.server_version)
+                .unwrap_or_else(|| "latest".into()),
             address: self
                 .address
                 .or(config.server_address)

@@ -165,6 +165,7 @@ pub async fn start(
     handler: TestHandler,
 ) -> micro::service::RunningService {
     micro::Service::builder()
+        .flags(micro::Flags::default())
         .name(SERVICE)
         .address("127.0.0.1:0")
         .registry(registry)

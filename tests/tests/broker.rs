@@ -302,6 +302,7 @@ async fn subscribers_are_registry_endpoints_and_skip_undecodable_messages() {
     let broker: Arc<dyn Broker> = Arc::new(HttpBroker::new(Arc::clone(&registry)));
     let topic = "topic.go.micro.srv.example";
     let svc = micro::Service::builder()
+        .flags(micro::Flags::default())
         .name("go.micro.srv.example")
         .registry(Arc::clone(&registry))
         .broker(Arc::clone(&broker))

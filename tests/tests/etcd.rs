@@ -125,6 +125,7 @@ async fn etcdctl_shows_the_go_micro_layout_under_one_long_lived_lease() {
     let etcd = Etcd::start();
     let registry: Arc<dyn Registry> = Arc::new(EtcdRegistry::new([etcd.address()]));
     let svc = micro::Service::builder()
+        .flags(micro::Flags::default())
         .name(SERVICE)
         .registry(registry.clone())
         .handler(TestHandler::default())
@@ -265,6 +266,7 @@ async fn the_cache_serves_while_etcd_is_down_and_catches_up_after() {
     let registry: Arc<dyn Registry> = Arc::new(EtcdRegistry::new([etcd.address()]));
     let start = |instance: &str| {
         micro::Service::builder()
+            .flags(micro::Flags::default())
             .name(SERVICE)
             .registry(registry.clone())
             .handler(TestHandler {

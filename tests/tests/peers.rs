@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 async fn greeter() -> micro::service::RunningService {
     micro::Service::builder()
+        .flags(micro::Flags::default())
         .name(examples::greeter::SERVICE)
         .registry(Arc::new(MemoryRegistry::new()))
         .handler(examples::greeter::Greeter)

@@ -10,6 +10,7 @@ use std::time::Duration;
 async fn the_record_has_node_metadata_and_endpoint_schemas() {
     let reg: Arc<dyn Registry> = Arc::new(MemoryRegistry::new());
     let svc = micro::Service::builder()
+        .flags(micro::Flags::default())
         .name(SERVICE)
         .version("1.2.0")
         .metadata("team", "core")
@@ -109,6 +110,7 @@ async fn it_registers_again_before_the_ttl_runs_out_and_leaves_on_stop() {
         .await
         .unwrap();
     let svc = micro::Service::builder()
+        .flags(micro::Flags::default())
         .name(SERVICE)
         .registry(reg.clone())
         .handler(TestHandler::default())
@@ -146,6 +148,7 @@ async fn a_killed_node_expires_with_its_ttl() {
         .await
         .unwrap();
     let svc = micro::Service::builder()
+        .flags(micro::Flags::default())
         .name(SERVICE)
         .registry(reg.clone())
         .handler(TestHandler::default())

@@ -26,6 +26,7 @@ fn echo(message: &str) -> EchoRequest {
 
 async fn greeter(registry: Arc<dyn Registry>) -> micro::service::RunningService {
     micro::Service::builder()
+        .flags(micro::Flags::default())
         .name(examples::greeter::SERVICE)
         .registry(registry)
         .handler(examples::greeter::Greeter)
@@ -389,6 +390,7 @@ async fn an_undecodable_frame_mid_stream_ends_it_with_invalid_argument() {
 async fn a_reply_over_the_size_limit_ends_the_stream_with_413() {
     let reg = registry();
     let svc = micro::Service::builder()
+        .flags(micro::Flags::default())
         .name(SERVICE)
         .address("127.0.0.1:0")
         .registry(reg.clone())

@@ -54,6 +54,7 @@ pub async fn serve(kind: &str, args: &[String]) -> Result<(), String> {
         "micro-greeter" => {
             let registry: Arc<dyn Registry> = Arc::new(MemoryRegistry::new());
             let running = micro::Service::builder()
+                .flags(micro::Flags::default())
                 .name(SERVICE)
                 .address("127.0.0.1:0")
                 .registry(Arc::clone(&registry))

@@ -22,7 +22,7 @@ async fn main() {
     match result {
         Ok(reply) => println!("{}", reply.msg),
         Err(e) => {
-            eprintln!("error calling {SERVICE}.Greeter.Call: {e}");
+            eprintln!("error calling {SERVICE}.Greeter.Call: {e:?}");
             std::process::exit(1);
         }
     }

@@ -1,19 +1,18 @@
 //! Serves `go.micro.srv.greeter` until SIGINT or SIGTERM.
 //!
-//! `MICRO_SERVER_ADDRESS` sets the listening address (default `127.0.0.1:0`, any free port) and
-//! `MICRO_REGISTRY` the registry.
+//! Takes go-micro's service flags (`greeter --help`): `--server_address` (default
+//! `127.0.0.1:0`, any free port), `--registry`, `--registry_address`, ...; each falls back to
+//! its `MICRO_*` variable.
 
 use examples::greeter::{Greeter, SERVICE};
 
 #[tokio::main]
-async fn main() {
+async fn main() -> micro::Result<()> {
     examples::init_logging();
-    let service = micro::Service::builder()
+    micro::Service::builder()
         .name(SERVICE)
         .handler(Greeter)
-        .build();
-    if let Err(e) = async { service?.run().await }.await {
-        eprintln!("greeter: {e}");
-        std::process::exit(1);
-    }
+        .build()?
+        .run()
+        .await
 }

@@ -30,7 +30,7 @@ async fn main() {
     }
     .await;
     if let Err(e) = result {
-        eprintln!("pubsub-publisher: {e}");
+        eprintln!("pubsub-publisher: {e:?}");
         std::process::exit(1);
     }
 }

@@ -1,17 +1,16 @@
 //! Serves `go.micro.srv.subscriber`, printing every event published to `go.micro.topic.events`,
-//! until SIGINT or SIGTERM. `MICRO_REGISTRY` and `MICRO_BROKER` choose registry and broker.
+//! until SIGINT or SIGTERM. `--registry` and `--broker` (or `MICRO_REGISTRY`, `MICRO_BROKER`)
+//! choose registry and broker; `--help` lists every flag.
 
 use examples::pubsub::{Print, SERVICE, TOPIC};
 
 #[tokio::main]
-async fn main() {
+async fn main() -> micro::Result<()> {
     examples::init_logging();
-    let service = micro::Service::builder()
+    micro::Service::builder()
         .name(SERVICE)
         .subscriber(TOPIC, Print)
-        .build();
-    if let Err(e) = async { service?.run().await }.await {
-        eprintln!("pubsub-subscriber: {e}");
-        std::process::exit(1);
-    }
+        .build()?
+        .run()
+        .await
 }

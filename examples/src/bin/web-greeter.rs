@@ -61,7 +61,7 @@ async fn main() {
     }
     .await;
     if let Err(e) = result {
-        eprintln!("web-greeter: {e}");
+        eprintln!("web-greeter: {e:?}");
         std::process::exit(1);
     }
 }

@@ -100,6 +100,9 @@ fn parse_json(what: &str, text: Option<&str>) -> Result<serde_json::Value, Failu
 }
 
 fn io(e: std::io::Error) -> Failure {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        return Failure::closed_output();
+    }
     Failure::new(format!("writing output: {e}"))
 }
 

@@ -218,6 +218,23 @@ impl Failure {
             code: 1,
         }
     }
+
+    /// Whoever read our output stopped (`micro list services | head -1`): end quietly with the
+    /// status of a process that SIGPIPE ended, as other Unix tools do.
+    fn closed_output() -> Self {
+        Failure {
+            message: String::new(),
+            code: 128 + 13,
+        }
+    }
+
+    /// Prints the message (if any) on stderr; returns the exit code.
+    fn report(self) -> i32 {
+        if !self.message.is_empty() {
+            eprintln!("{}", self.message);
+        }
+        self.code
+    }
 }
 
 /// What commands work with, made from the global flags.
@@ -317,10 +334,13 @@ async fn api(env: Env, args: &ApiArgs) -> i32 {
 pub async fn run(cli: Cli) -> i32 {
     if let Command::New(args) = &cli.command {
         return match crate::new::run(args) {
-            Ok(text) => {
-                print!("{text}");
-                0
-            }
+            Ok(text) => match std::io::stdout().write_all(text.as_bytes()) {
+                Ok(()) => 0,
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+                    Failure::closed_output().report()
+                }
+                Err(e) => Failure::new(format!("writing output: {e}")).report(),
+            },
             Err((message, code)) => {
                 eprintln!("{message}");
                 code
@@ -329,10 +349,7 @@ pub async fn run(cli: Cli) -> i32 {
     }
     let env = match Env::new(&cli.globals) {
         Ok(env) => env,
-        Err(f) => {
-            eprintln!("{}", f.message);
-            return f.code;
-        }
+        Err(f) => return f.report(),
     };
     if let Command::Cli = cli.command {
         return shell::run(env).await;
@@ -342,14 +359,15 @@ pub async fn run(cli: Cli) -> i32 {
     }
     let mut out = std::io::stdout();
     match commands::execute(&env, &cli.command, &mut out).await {
-        Ok(()) => {
-            let _ = out.flush();
-            0
-        }
+        Ok(()) => match out.flush() {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+                Failure::closed_output().report()
+            }
+            _ => 0,
+        },
         Err(f) => {
             let _ = out.flush();
-            eprintln!("{}", f.message);
-            f.code
+            f.report()
         }
     }
 }

@@ -114,6 +114,74 @@ const HELP: &str = "Commands:
   help                                this text
   quit, exit                          leave";
 
+/// How many words the command takes before its free-form request (JSON), if it takes one.
+fn words_before_request(command: &str) -> Option<usize> {
+    match command {
+        "call" | "stream" => Some(3),
+        "publish" | "register" | "deregister" => Some(2),
+        _ => None,
+    }
+}
+
+/// Flags that stand alone; every other `--flag` without `=` takes the next word as its value.
+const SWITCHES: &[&str] = &["--stdin", "--help", "-h"];
+
+/// Where the word starting at `start` ends: at whitespace outside quotes.
+fn word_end(line: &str, start: usize) -> usize {
+    let mut quote = None;
+    let mut escaped = false;
+    for (i, c) in line[start..].char_indices() {
+        match (quote, c) {
+            _ if escaped => escaped = false,
+            (Some('\''), '\'') | (Some('"'), '"') => quote = None,
+            (Some('"') | None, '\\') => escaped = true,
+            (None, '\'' | '"') => quote = Some(c),
+            (None, c) if c.is_whitespace() => return start + i,
+            _ => {}
+        }
+    }
+    line.len()
+}
+
+/// Splits a shell line into words as go-micro's shell does: the command, its flags and names
+/// are words as in a POSIX shell, and everything after them is the request as typed, so
+/// `call svc Greeter.Call {"name": "John"}` needs no quotes. A request quoted whole
+/// (`'{"name": "John"}'`) is unquoted.
+fn split_line(line: &str) -> Result<Vec<String>, shell_words::ParseError> {
+    let command = line.split_whitespace().next().unwrap_or("");
+    let Some(before) = words_before_request(command) else {
+        return shell_words::split(line);
+    };
+    let (mut pos, mut names, mut value_next) = (0, 0, false);
+    while names < before || value_next {
+        let Some(skip) = line[pos..].find(|c: char| !c.is_whitespace()) else {
+            return shell_words::split(line);
+        };
+        let start = pos + skip;
+        pos = word_end(line, start);
+        let word = &line[start..pos];
+        if value_next {
+            value_next = false;
+        } else if word.starts_with('-') {
+            value_next = !word.contains('=') && !SWITCHES.contains(&word);
+        } else {
+            names += 1;
+        }
+    }
+    let mut words = shell_words::split(&line[..pos])?;
+    let request = line[pos..].trim();
+    if !request.is_empty() {
+        // A JSON object or array typed as is; anything else may be shell-quoted.
+        let as_typed = request.starts_with(['{', '['])
+            && serde_json::from_str::<serde_json::Value>(request).is_ok();
+        match shell_words::split(request) {
+            Ok(mut unquoted) if !as_typed && unquoted.len() == 1 => words.append(&mut unquoted),
+            _ => words.push(request.to_string()),
+        }
+    }
+    Ok(words)
+}
+
 /// Runs the shell until `exit`, `quit` or end of input; returns the exit code.
 pub async fn run(env: Env) -> i32 {
     let known = Arc::new(Mutex::new(Known::default()));
@@ -159,7 +227,7 @@ pub async fn run(env: Env) -> i32 {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .add_history_entry(line);
-        let words = match shell_words::split(line) {
+        let words = match split_line(line) {
             Ok(w) => w,
             Err(e) => {
                 println!("invalid input: {e}");
@@ -208,4 +276,69 @@ pub async fn run(env: Env) -> i32 {
             .save_history(h);
     }
     0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_line;
+
+    fn split(line: &str) -> Vec<String> {
+        split_line(line).unwrap()
+    }
+
+    #[test]
+    fn the_request_is_everything_after_the_endpoint_as_typed() {
+        assert_eq!(
+            split(r#"call go.micro.srv.greeter Greeter.Call {"name": "John"}"#),
+            [
+                "call",
+                "go.micro.srv.greeter",
+                "Greeter.Call",
+                r#"{"name": "John"}"#
+            ]
+        );
+        assert_eq!(
+            split(r#"publish t.x {"i": 1, "s": "a b"}"#),
+            ["publish", "t.x", r#"{"i": 1, "s": "a b"}"#]
+        );
+    }
+
+    #[test]
+    fn a_quoted_request_is_unquoted_and_flags_keep_their_values() {
+        assert_eq!(
+            split(r#"call --timeout 2s svc Greeter.Call '{"name": "John"}'"#),
+            [
+                "call",
+                "--timeout",
+                "2s",
+                "svc",
+                "Greeter.Call",
+                r#"{"name": "John"}"#
+            ]
+        );
+        assert_eq!(
+            split(r#"stream --metadata='a=b c' svc G.S "{\"count\": 3}""#),
+            [
+                "stream",
+                "--metadata=a=b c",
+                "svc",
+                "G.S",
+                r#"{"count": 3}"#
+            ]
+        );
+        assert_eq!(
+            split("call svc Greeter.Call"),
+            ["call", "svc", "Greeter.Call"]
+        );
+        assert_eq!(split("list services"), ["list", "services"]);
+    }
+
+    #[test]
+    fn an_unquotable_request_goes_as_typed_and_fails_as_json() {
+        assert_eq!(
+            split(r#"publish t {"a": 1"#),
+            ["publish", "t", r#"{"a": 1"#]
+        );
+        assert_eq!(split(r#"publish t 'x' y"#), ["publish", "t", "'x' y"]);
+    }
 }

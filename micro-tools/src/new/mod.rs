@@ -19,7 +19,8 @@ pub struct NewArgs {
     /// Alias (default: the last path component).
     #[arg(long)]
     pub alias: Option<String>,
-    /// Plugins compiled in, e.g. `registry=etcd:broker=nats`.
+    /// Default registry and broker of the generated service, e.g. `registry=etcd:broker=nats`
+    /// (every one is compiled in; flags and `MICRO_*` variables still choose at run time).
     #[arg(long)]
     pub plugin: Option<String>,
     /// A local micro checkout to depend on (default: the one this binary was built from).
@@ -72,6 +73,21 @@ fn kind(name: &str) -> Option<(Files, &'static str, &'static str)> {
         "web" => Some((WEB, "web", "serde_json = \"1\"\naxum = \"0.8\"")),
         _ => None,
     }
+}
+
+/// The generated `main`'s defaults: the registry and broker `--plugin` chose.
+fn defaults(registry: Option<&str>, broker: Option<&str>) -> String {
+    let fields: Vec<String> = [("registry", registry), ("broker", broker)]
+        .into_iter()
+        .filter_map(|(field, name)| Some(format!("{field}: \"{}\".into()", name?)))
+        .collect();
+    if fields.is_empty() {
+        return "micro::config::Config::default()".into();
+    }
+    format!(
+        "micro::config::Config {{ {}, ..Default::default() }}",
+        fields.join(", ")
+    )
 }
 
 fn valid_alias(alias: &str) -> bool {
@@ -156,35 +172,27 @@ pub fn run(args: &NewArgs) -> Result<String, (String, i32)> {
             "version = \"0.1\"".to_string(),
         ),
     };
-    let mut features = Vec::new();
-    let (mut registry, mut broker) = ("", "");
+    // Every generated crate compiles in etcd and NATS, so `--registry=etcd` and `--broker=nats`
+    // work without a rebuild, as in go-micro; `--plugin` only changes the defaults.
+    let (mut registry, mut broker) = (None, None);
     for plugin in args.plugin.iter().flat_map(|p| p.split(':')) {
         match plugin.split_once('=') {
-            Some(("registry", name @ "etcd")) => {
-                features.push("\"etcd\"");
-                registry = name;
-            }
-            Some(("broker", name @ "nats")) => {
-                features.push("\"nats\"");
-                broker = name;
-            }
-            Some(("registry", name @ ("mdns" | "memory"))) => registry = name,
-            Some(("broker", name @ ("http" | "memory"))) => broker = name,
+            Some(("registry", name @ ("etcd" | "mdns" | "memory"))) => registry = Some(name),
+            Some(("broker", name @ ("nats" | "http" | "memory"))) => broker = Some(name),
             _ => return Err((format!("unknown plugin {plugin:?} (registry=etcd|mdns|memory, broker=nats|http|memory)"), 2)),
         }
     }
+    let defaults = defaults(registry, broker);
     let render = |text: &str| {
         text.replace("{{alias}}", &alias)
             .replace("{{Alias}}", &camel(&alias))
             .replace("{{fqdn}}", &fqdn)
             .replace("{{micro_dep}}", &micro_dep)
             .replace("{{micro_build_dep}}", &build_dep)
-            .replace("{{features}}", &features.join(", "))
+            .replace("{{defaults}}", &defaults)
             .replace("{{extra_deps}}", extra_deps)
             .replace("{{backend}}", &backend)
             .replace("{{type}}", &args.kind)
-            .replace("{{registry}}", registry)
-            .replace("{{broker}}", broker)
     };
     let mut tree = vec![format!("{}/", args.path.display())];
     for (name, template) in COMMON.iter().chain(files) {
@@ -221,5 +229,14 @@ mod tests {
                 && !valid_alias("")
         );
         assert_eq!(camel("my_thing"), "MyThing");
+    }
+
+    #[test]
+    fn plugins_become_the_generated_defaults() {
+        assert_eq!(defaults(None, None), "micro::config::Config::default()");
+        assert_eq!(
+            defaults(Some("etcd"), Some("nats")),
+            "micro::config::Config { registry: \"etcd\".into(), broker: \"nats\".into(), ..Default::default() }"
+        );
     }
 }

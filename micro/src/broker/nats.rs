@@ -10,6 +10,9 @@ use futures::{FutureExt, StreamExt};
 use std::time::Duration;
 use tokio::sync::OnceCell;
 
+/// How long a publish waits for its message to be written to the server.
+const FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// Where NATS is unless `MICRO_BROKER_ADDRESS` says otherwise.
 pub const DEFAULT_ADDRESS: &str = "nats://127.0.0.1:4222";
 
@@ -102,7 +105,18 @@ impl Broker for NatsBroker {
         client
             .publish_with_headers(topic.to_string(), headers, message.body)
             .await
-            .map_err(|e| backend(format!("publishing to {topic}: {e}")))
+            .map_err(|e| backend(format!("publishing to {topic}: {e}")))?;
+        // async-nats only queues the message; Ok must mean it left this process, so a program
+        // that publishes and exits (`micro publish`) loses nothing. Concurrent publishes share
+        // one flush. While the server is away the flush waits for the reconnect, up to a bound.
+        match tokio::time::timeout(FLUSH_TIMEOUT, client.flush()).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(backend(format!("publishing to {topic}: {e}"))),
+            Err(_) => Err(backend(format!(
+                "publishing to {topic}: the message was not written to the server within {} s",
+                FLUSH_TIMEOUT.as_secs()
+            ))),
+        }
     }
 
     async fn subscribe(
