@@ -45,9 +45,12 @@ fn greeter_client_calls_greeter_across_processes_and_sigterm_stops_it() {
     );
     wait_for_listener(&address);
 
+    // It calls the address directly; the registry is named anyway, so that no default mDNS
+    // starts outside a private network namespace.
     let out = Command::new(env!("CARGO_BIN_EXE_greeter-client"))
         .arg("John")
         .env("MICRO_SERVER_ADDRESS", &address)
+        .env("MICRO_REGISTRY", "memory")
         .output()
         .unwrap();
     assert!(
@@ -95,9 +98,11 @@ fn an_unknown_registry_is_a_clear_error() {
         .env("MICRO_SERVER_ADDRESS", "127.0.0.1:0")
         .output()
         .unwrap();
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("unknown registry \\\"zookeeper\\\""), "{err}");
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "Error: unknown registry \"zookeeper\" (this build knows: mdns, memory, etcd)\n"
+    );
 }
 
 fn run_client(envs: &[(&str, &str)]) -> String {
@@ -167,4 +172,23 @@ fn greeter_and_client_meet_over_mdns_the_default_registry() {
     let envs = [("MICRO_REGISTRY", "")];
     let _greeter = spawn_greeter(&envs);
     assert_eq!(call_until_found(&envs), "Hello John");
+}
+
+#[test]
+fn mdns_refuses_to_start_outside_a_private_network_namespace_when_told_to() {
+    if micro::registry::network_is_private() {
+        eprintln!("inside a private network namespace already: nothing to refuse");
+        return;
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_greeter"))
+        .env("MICRO_REGISTRY", "mdns")
+        .env(micro::registry::MDNS_REQUIRE_PRIVATE_NETWORK, "1")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("refusing to start outside a private network namespace"),
+        "{stderr}"
+    );
 }

@@ -31,14 +31,27 @@ fn cargo(dir: &Path, args: &[&str]) {
         .parent()
         .unwrap()
         .to_path_buf();
-    let status = Command::new(env!("CARGO"))
+    // Output captured, shown on failure: the inner `cargo test`'s result lines must not mix
+    // with the workspace's own in scripts/test's count.
+    let out = Command::new(env!("CARGO"))
         .args(args)
         .arg("--offline")
         .env("CARGO_TARGET_DIR", workspace.join("target/micro-new"))
         .current_dir(dir)
-        .status()
+        .output()
         .unwrap();
-    assert!(status.success(), "cargo {args:?} in {}", dir.display());
+    assert!(
+        out.status.success(),
+        "cargo {args:?} in {}:\n{}\n{}",
+        dir.display(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Its own tests ran and passed (a crate whose tests vanished would pass with 0).
+    if args[0] == "test" {
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(stdout.contains("test result: ok. 1 passed"), "{stdout}");
+    }
 }
 
 #[test]

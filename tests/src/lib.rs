@@ -51,6 +51,9 @@ impl TestHandler {
         })
     }
 
+    /// Declared at `/test/panic`, where the path alone would resolve to `Test.Panic`: the
+    /// gateway must take the declared route first.
+    #[api(path = "/test/panic", method = "GET")]
     async fn sleep(&self, ctx: &Context, req: proto::SleepRequest) -> Result<proto::SleepResponse> {
         let remaining = ctx.remaining();
         *self.seen_deadline.lock().unwrap() = Some(remaining);
@@ -275,18 +278,6 @@ impl Drop for Child {
     }
 }
 
-/// Whether this process sits in a network namespace of its own, with loopback alone.
-fn isolated() -> bool {
-    let dev = std::fs::read_to_string("/proc/self/net/dev").unwrap_or_default();
-    let interfaces: Vec<&str> = dev
-        .lines()
-        .skip(2)
-        .filter_map(|l| l.split(':').next())
-        .map(str::trim)
-        .collect();
-    interfaces == ["lo"]
-}
-
 /// Runs the test `name` of this test binary again inside a private network namespace
 /// (`unshare --net`, then `ip link set lo up`), so multicast never leaves it.
 ///
@@ -295,7 +286,7 @@ fn isolated() -> bool {
 pub fn run_in_private_netns(name: &str) -> bool {
     if std::env::var_os("MICRO_TEST_NETNS").is_some() {
         assert!(
-            isolated(),
+            micro::registry::network_is_private(),
             "refusing to run {name}: not inside a private network namespace"
         );
         return true;

@@ -296,8 +296,41 @@ mod seed {
     }
 }
 
+/// What the log says, captured for one test (a current-thread runtime: every task logs on
+/// the test's thread).
+#[derive(Clone, Default)]
+struct Log(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Log {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Log {
+    fn lines_with(&self, needle: &str) -> Vec<String> {
+        String::from_utf8_lossy(&self.0.lock().unwrap())
+            .lines()
+            .filter(|l| l.contains(needle))
+            .map(str::to_string)
+            .collect()
+    }
+}
+
 #[tokio::test]
 async fn subscribers_are_registry_endpoints_and_skip_undecodable_messages() {
+    use tracing_subscriber::util::SubscriberInitExt;
+    let log = Log::default();
+    let writer = log.clone();
+    let _logging = tracing_subscriber::fmt()
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish()
+        .set_default();
     let registry: Arc<dyn Registry> = Arc::new(MemoryRegistry::new());
     let broker: Arc<dyn Broker> = Arc::new(HttpBroker::new(Arc::clone(&registry)));
     let topic = "topic.go.micro.srv.example";
@@ -375,6 +408,11 @@ async fn subscribers_are_registry_endpoints_and_skip_undecodable_messages() {
             "Func John"
         ]
     );
+    // The bad message did reach both subscribers, and each skipped it, saying so.
+    let skipped = log.lines_with("skipping a message that cannot be decoded");
+    assert_eq!(skipped.len(), 2, "{skipped:?}");
+    let by = |name: &str| skipped.iter().filter(|l| l.contains(name)).count();
+    assert_eq!((by("Example.Handle"), by("Func")), (1, 1), "{skipped:?}");
 
     svc.stop().await.unwrap();
     assert!(

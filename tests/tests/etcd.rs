@@ -121,6 +121,46 @@ async fn register_get_list_deregister_watch() {
 }
 
 #[tokio::test]
+async fn heartbeats_keep_the_record_and_its_lease_for_many_ttls() {
+    let etcd = Etcd::start();
+    let registry: Arc<dyn Registry> = Arc::new(EtcdRegistry::new([etcd.address()]));
+    // 3 s: above etcd's smallest lease TTL, so the lease is granted as asked.
+    let svc = micro::Service::builder()
+        .flags(micro::Flags::default())
+        .name(SERVICE)
+        .registry(registry.clone())
+        .handler(TestHandler::default())
+        .register_ttl(Duration::from_secs(3))
+        .register_interval(Duration::from_millis(500))
+        .build()
+        .unwrap()
+        .start()
+        .await
+        .unwrap();
+    let key = format!("/micro/registry/{SERVICE}/{}", svc.node_id());
+    let leases = etcd.etcdctl(&["lease", "list"]);
+    assert!(leases.starts_with("found 1 leases"), "{leases}");
+    let lease_id = leases.lines().nth(1).unwrap().trim().to_string();
+    // Four TTLs: a heartbeat that did not keep the lease alive would lose key and lease.
+    for _ in 0..4 {
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        let keys = etcd.etcdctl(&["get", "--prefix", "--keys-only", "/micro/registry/"]);
+        assert_eq!(keys.trim(), key, "the record is still there");
+        let ttl = etcd.etcdctl(&["lease", "timetolive", &lease_id]);
+        assert!(
+            ttl.contains("granted with TTL(3s)") && !ttl.contains("already expired"),
+            "the same lease, alive: {ttl}"
+        );
+    }
+    svc.stop().await.unwrap();
+    assert_eq!(
+        etcd.etcdctl(&["get", "--prefix", "--keys-only", "/micro/registry/"])
+            .trim(),
+        ""
+    );
+}
+
+#[tokio::test]
 async fn etcdctl_shows_the_go_micro_layout_under_one_long_lived_lease() {
     let etcd = Etcd::start();
     let registry: Arc<dyn Registry> = Arc::new(EtcdRegistry::new([etcd.address()]));

@@ -139,6 +139,32 @@ async fn it_registers_again_before_the_ttl_runs_out_and_leaves_on_stop() {
 }
 
 #[tokio::test]
+async fn heartbeats_keep_a_node_registered_for_many_ttls() {
+    let reg: Arc<dyn Registry> = Arc::new(MemoryRegistry::new());
+    let ttl = Duration::from_millis(600);
+    let svc = micro::Service::builder()
+        .flags(micro::Flags::default())
+        .name(SERVICE)
+        .registry(reg.clone())
+        .handler(TestHandler::default())
+        .register_ttl(ttl)
+        .register_interval(Duration::from_millis(100))
+        .build()
+        .unwrap()
+        .start()
+        .await
+        .unwrap();
+    // Five TTLs: without heartbeats that extend it, the record would expire after the first.
+    let until = tokio::time::Instant::now() + ttl * 5;
+    while tokio::time::Instant::now() < until {
+        let nodes = reg.get_service(SERVICE).await.map(|v| v[0].nodes.len());
+        assert_eq!(nodes, Ok(1), "still registered, one node");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    svc.stop().await.unwrap();
+}
+
+#[tokio::test]
 async fn a_killed_node_expires_with_its_ttl() {
     let reg: Arc<dyn Registry> = Arc::new(MemoryRegistry::new());
     let mut watch = reg

@@ -166,7 +166,9 @@ fn urldecode(s: &str) -> String {
     let mut i = 0;
     while i < bytes.len() {
         if bytes[i] == b'%' && i + 2 < bytes.len() {
-            if let Ok(b) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
+            // Bytes, not `&s[..]`: a `%` before a multi-byte character must not split it.
+            let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("");
+            if let Ok(b) = u8::from_str_radix(hex, 16) {
                 out.push(b);
                 i += 3;
                 continue;
@@ -418,7 +420,17 @@ mod tests {
 
     #[test]
     fn ids_survive_the_query_string() {
-        let id = "topic.go.micro/x y-1";
-        assert_eq!(urldecode(&urlencode(id)), id);
+        let id = "topic.go.micro/x y-1&é";
+        let encoded = urlencode(id);
+        assert_eq!(encoded, "topic.go.micro%2Fx%20y-1%26%C3%A9");
+        assert_eq!(urldecode(&encoded), id);
+        assert_eq!(urldecode("a%2fb%20c"), "a/b c", "lower-case hex too");
+    }
+
+    #[test]
+    fn a_stray_percent_is_kept_as_it_is() {
+        assert_eq!(urldecode("100%"), "100%");
+        assert_eq!(urldecode("%zz%4"), "%zz%4");
+        assert_eq!(urldecode("%aé"), "%aé", "no panic on a split character");
     }
 }

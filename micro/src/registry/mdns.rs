@@ -105,6 +105,23 @@ fn backend(e: impl std::fmt::Display) -> RegistryError {
     }
 }
 
+/// With this variable set (as `scripts/test` sets it for every test and every process a test
+/// starts), mDNS refuses to start outside a private network namespace: mdns-sd binds
+/// 0.0.0.0:5353 and joins the multicast group on every interface before micro narrows it.
+pub const MDNS_REQUIRE_PRIVATE_NETWORK: &str = "MICRO_MDNS_REQUIRE_PRIVATE_NETWORK";
+
+/// Whether this process sits in a network namespace of its own, with loopback alone.
+pub fn network_is_private() -> bool {
+    let dev = std::fs::read_to_string("/proc/self/net/dev").unwrap_or_default();
+    let interfaces: Vec<&str> = dev
+        .lines()
+        .skip(2)
+        .filter_map(|l| l.split(':').next())
+        .map(str::trim)
+        .collect();
+    interfaces == ["lo"]
+}
+
 impl MdnsRegistry {
     /// A registry on the interfaces `MICRO_MDNS_INTERFACES` names (loopback by default).
     pub fn new() -> Result<Self, RegistryError> {
@@ -113,6 +130,11 @@ impl MdnsRegistry {
 
     /// A registry on these interfaces.
     pub fn with_interfaces(interfaces: Interfaces) -> Result<Self, RegistryError> {
+        if std::env::var_os(MDNS_REQUIRE_PRIVATE_NETWORK).is_some() && !network_is_private() {
+            return Err(backend(format!(
+                "refusing to start outside a private network namespace ({MDNS_REQUIRE_PRIVATE_NETWORK} is set): name another registry, or run inside `unshare -n`"
+            )));
+        }
         let daemon = ServiceDaemon::new().map_err(backend)?;
         match &interfaces {
             Interfaces::All => {}

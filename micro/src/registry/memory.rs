@@ -6,8 +6,9 @@ use super::{
 use futures::StreamExt;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::Instant;
+// tokio's clock, so tests can pause and advance it instead of racing it.
 use tokio::sync::broadcast;
+use tokio::time::Instant;
 use tokio_stream::wrappers::BroadcastStream;
 
 /// Registry held in memory. Records expire after their TTL unless registered again.
@@ -338,7 +339,8 @@ mod tests {
         }
     }
 
-    #[tokio::test]
+    // Paused time for the TTL step at the end (see `records_expire_after_their_ttl`).
+    #[tokio::test(start_paused = true)]
     async fn lookups_share_one_copy_until_the_service_changes() {
         let r = MemoryRegistry::new();
         let once = RegisterOptions::default();
@@ -403,7 +405,8 @@ mod tests {
         assert!(r.list_services().await.unwrap().is_empty());
     }
 
-    #[tokio::test]
+    // Paused time: the clock moves only when every task waits, so no step races the TTL.
+    #[tokio::test(start_paused = true)]
     async fn records_expire_after_their_ttl() {
         let r = MemoryRegistry::new();
         let ttl = RegisterOptions {

@@ -14,7 +14,7 @@ pub use cache::CacheRegistry;
 #[cfg(feature = "etcd")]
 pub use etcd::{node_key, EtcdOptions, EtcdRegistry, EtcdTls};
 #[cfg(feature = "mdns")]
-pub use mdns::{Interfaces, MdnsRegistry};
+pub use mdns::{network_is_private, Interfaces, MdnsRegistry, MDNS_REQUIRE_PRIVATE_NETWORK};
 pub use memory::MemoryRegistry;
 
 use futures::stream::BoxStream;
