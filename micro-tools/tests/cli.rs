@@ -586,3 +586,143 @@ fn every_publish_that_says_ok_reaches_nats() {
     let expected: Vec<String> = (0..N).map(|i| format!(r#"{{"i":{i}}}"#)).collect();
     assert_eq!(received, expected, "each of {N} publishes, once, in order");
 }
+
+/// `micro` on the default registry (mDNS, in this private namespace), counting the lines of
+/// its output that start with `prefix`.
+fn lines_starting(args: &[&str], prefix: &str) -> (usize, String) {
+    let out = ok(micro(&[("MICRO_REGISTRY", "mdns".into())], args));
+    (out.lines().filter(|l| l.starts_with(prefix)).count(), out)
+}
+
+/// The test service as its own process on mDNS, named `name`.
+fn mdns_service(name: &str) -> Child {
+    spawn(
+        "test-service",
+        &[
+            ("MICRO_REGISTRY", "mdns".into()),
+            ("MICRO_SERVER_NAME", name.into()),
+        ],
+        Stdio::null(),
+    )
+}
+
+#[test]
+fn mdns_sees_every_service_and_every_node_at_once() {
+    if !run_in_private_netns("mdns_sees_every_service_and_every_node_at_once") {
+        return;
+    }
+    // 1, 3, then 30 services, each its own process: every `micro list services` of 50 in a
+    // row lists every one (after the first listing that shows them all: start-up).
+    let mut services = Vec::new();
+    let mut names: Vec<String> = Vec::new();
+    for count in [1, 3, 30] {
+        while names.len() < count {
+            let name = format!("go.micro.test.s{:02}", names.len());
+            services.push(mdns_service(&name));
+            names.push(name);
+        }
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !names.iter().all(|n| {
+            ok(micro(
+                &[("MICRO_REGISTRY", "mdns".into())],
+                &["list", "services"],
+            ))
+            .contains(n.as_str())
+        }) {
+            assert!(
+                Instant::now() < deadline,
+                "{count} services never all listed"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        for run in 1..=50 {
+            let out = ok(micro(
+                &[("MICRO_REGISTRY", "mdns".into())],
+                &["list", "services"],
+            ));
+            let listed: Vec<&str> = out.lines().collect();
+            for name in &names {
+                assert!(
+                    listed.contains(&name.as_str()),
+                    "run {run} of 50 with {count} services: {name} missing from\n{out}"
+                );
+            }
+        }
+    }
+    drop(services);
+
+    // One service run as three processes: `get service` and `health` show all three nodes on
+    // every run.
+    let trio = "go.micro.test.trio";
+    let mut nodes: Vec<Child> = (0..3).map(|_| mdns_service(trio)).collect();
+    let node_prefix = format!("{trio}-");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while lines_starting(&["get", "service", trio], &node_prefix).0 != 3 {
+        assert!(Instant::now() < deadline, "three nodes never listed");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    for run in 1..=20 {
+        let (listed, out) = lines_starting(&["get", "service", trio], &node_prefix);
+        assert_eq!(listed, 3, "get service, run {run}:\n{out}");
+        let (healthy, out) = lines_starting(&["health", trio], &node_prefix);
+        assert_eq!(healthy, 3, "health, run {run}:\n{out}");
+        assert_eq!(out.matches("  ok").count(), 3, "{out}");
+    }
+
+    // A long-lived client with round robin reaches all three.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let registry = micro::registry::MdnsRegistry::shared().unwrap();
+    let selector = std::sync::Arc::new(
+        micro::selector::RegistrySelector::new(registry.clone())
+            .strategy(micro::selector::Strategy::RoundRobin),
+    );
+    let client = micro::Client::builder()
+        .registry(registry.clone())
+        .selector(selector)
+        .build();
+    let instances = |calls: usize| -> std::collections::BTreeSet<String> {
+        rt.block_on(async {
+            let mut seen = std::collections::BTreeSet::new();
+            for _ in 0..calls {
+                let reply: micro_tests::proto::EchoResponse = client
+                    .call(
+                        trio,
+                        "Test.Echo",
+                        &micro_tests::proto::EchoRequest::default(),
+                        Default::default(),
+                    )
+                    .await
+                    .unwrap();
+                seen.insert(reply.instance);
+            }
+            seen
+        })
+    };
+    let pids: std::collections::BTreeSet<String> =
+        nodes.iter().map(|n| n.0.id().to_string()).collect();
+    assert_eq!(instances(9), pids, "round robin reaches every node");
+
+    // A node that stops leaves the others' listings with its goodbye: a fresh process's and
+    // this long-lived one's.
+    let stopped = nodes.remove(0);
+    stopped.terminate();
+    let mut stopped = stopped;
+    assert!(stopped.wait_for_exit(Duration::from_secs(20)).success());
+    let (listed, out) = lines_starting(&["get", "service", trio], &node_prefix);
+    assert_eq!(listed, 2, "{out}");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while rt
+        .block_on(registry.get_service(trio))
+        .map_or(0, |v| v[0].nodes.len())
+        != 2
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the goodbye never reached the long-lived view"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let rest: std::collections::BTreeSet<String> =
+        nodes.iter().map(|n| n.0.id().to_string()).collect();
+    assert_eq!(instances(6), rest);
+}

@@ -1,4 +1,5 @@
-//! The test service as a process, for tests that signal or kill it. With
+//! The test service as a process, for tests that signal or kill it (named go.micro.test
+//! unless `--server_name` or MICRO_SERVER_NAME says otherwise). With
 //! `MICRO_TEST_EVENTS_FILE` set it also subscribes to `go.micro.test.events` and appends every
 //! message to that file.
 
@@ -14,8 +15,13 @@ async fn main() -> micro::Result<()> {
         instance: std::process::id().to_string(),
         ..Default::default()
     };
+    // The name is a default, so `--server_name` or MICRO_SERVER_NAME can run it as another.
+    let defaults = micro::config::Config {
+        server_name: Some(micro_tests::SERVICE.into()),
+        ..Default::default()
+    };
     let mut builder = micro::Service::builder()
-        .name(micro_tests::SERVICE)
+        .defaults(defaults)
         .handler(handler);
     if std::env::var_os("MICRO_TEST_EVENTS_FILE").is_some() {
         builder = builder.subscriber(micro_tests::EVENTS, micro_tests::RecordEvent);

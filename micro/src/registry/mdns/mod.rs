@@ -5,7 +5,9 @@
 //! record (JSON holding that one node), zlib-compressed and base64-encoded, in chunks keyed
 //! `0`, `1`, ... since one TXT string holds at most 255 bytes. A background browse keeps an
 //! in-process view of every instance, so lookups answer from memory; a deregistered node sends
-//! mDNS goodbyes and leaves other processes' views at once.
+//! mDNS goodbyes and leaves other processes' views at once. A fresh process (the CLI) does not
+//! wait for the browse to hear every responder: its first lookup asks once, by legacy unicast
+//! ([`query`]), and every responder answers at once.
 //!
 //! By default only the loopback interface is used, so discovery works between processes on one
 //! machine and nothing leaves it; `MICRO_MDNS_INTERFACES` (`all`, or interface names separated
@@ -14,25 +16,25 @@
 use super::{
     Action, Event, RegisterOptions, Registry, RegistryError, Service, WatchOptions, Watcher,
 };
-use base64::Engine as _;
 use futures::StreamExt;
 use mdns_sd::{IfKind, ServiceDaemon, ServiceEvent, ServiceInfo};
 use std::collections::{BTreeMap, HashMap};
-use std::io::{Read, Write};
+use std::net::Ipv4Addr;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
-use tokio::sync::{broadcast, Notify};
+use tokio::sync::broadcast;
 use tokio_stream::wrappers::BroadcastStream;
+use txt::{decode, encode, instance_name};
+
+mod query;
+mod txt;
 
 const SERVICE_TYPE: &str = "_micro._tcp.local.";
-/// How long a fresh registry waits for answers before saying a service does not exist. A
-/// responder answers a query at once, except within a second of announcing the same record
-/// (RFC 6762 rate limit): then the answer comes with our second query, one second in.
+/// How long the browse takes to hear every responder: a responder answers a multicast query at
+/// once, except within a second of multicasting the same record (RFC 6762 rate limit), when
+/// the answer comes with the browse's second query, one second in. Until then a lookup asks
+/// by one-shot query instead, or (where that is not available) waits this out.
 const SETTLE: Duration = Duration::from_millis(1300);
-/// Bytes of encoded record per TXT string (key and `=` take the rest of 255).
-const CHUNK: usize = 240;
-/// Largest record accepted from the network, decompressed.
-const MAX_RECORD: u64 = 1 << 20;
 
 /// Which network interfaces mDNS uses.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -47,6 +49,12 @@ pub enum Interfaces {
 }
 
 impl Interfaces {
+    /// The address a one-shot query goes out on: the loopback's. (On wider interfaces lookups
+    /// wait for the browse instead.)
+    fn one_shot_address(&self) -> Option<Ipv4Addr> {
+        matches!(self, Interfaces::Loopback).then_some(Ipv4Addr::LOCALHOST)
+    }
+
     /// From `MICRO_MDNS_INTERFACES`: unset or empty is loopback, `all` is all, else names.
     pub fn from_env() -> Self {
         match std::env::var("MICRO_MDNS_INTERFACES")
@@ -75,12 +83,14 @@ pub struct MdnsRegistry {
 
 struct Inner {
     daemon: ServiceDaemon,
+    interfaces: Interfaces,
     started: Instant,
+    /// Whether a one-shot query filled `known` before the browse had settled.
+    primed: tokio::sync::OnceCell<bool>,
     /// Every instance seen: DNS-SD full name -> the record it carries.
     known: Mutex<HashMap<String, Service>>,
     /// Instances this process registered: node id -> (full name, encoded record).
     own: Mutex<HashMap<String, (String, String)>>,
-    changed: Notify,
     events: broadcast::Sender<Event>,
 }
 
@@ -154,10 +164,11 @@ impl MdnsRegistry {
         let (events, _) = broadcast::channel(1024);
         let inner = Arc::new(Inner {
             daemon,
+            interfaces,
             started: Instant::now(),
+            primed: tokio::sync::OnceCell::new(),
             known: Mutex::new(HashMap::new()),
             own: Mutex::new(HashMap::new()),
-            changed: Notify::new(),
             events,
         });
         let weak = Arc::downgrade(&inner);
@@ -184,7 +195,7 @@ impl MdnsRegistry {
     }
 
     /// Services by name and version as currently known.
-    fn lookup(&self, name: &str) -> Vec<Service> {
+    fn versions_of(&self, name: &str) -> Vec<Service> {
         let known = self.inner.known.lock().unwrap_or_else(|e| e.into_inner());
         let mut by_version: BTreeMap<String, Service> = BTreeMap::new();
         for record in known.values().filter(|s| s.name == name) {
@@ -204,15 +215,38 @@ impl MdnsRegistry {
             .collect()
     }
 
-    /// Waits until `found` says yes or the first answers had time to arrive.
-    async fn settle_until(&self, found: impl Fn() -> bool) {
-        let deadline = self.inner.started + SETTLE;
-        loop {
-            let changed = self.inner.changed.notified();
-            if found() || Instant::now() >= deadline {
-                return;
-            }
-            let _ = tokio::time::timeout_at(deadline.into(), changed).await;
+    /// Makes the view complete before it is read. While the browse may not have heard every
+    /// responder yet, the first lookup asks them all by one-shot query (on loopback, the
+    /// default) and every lookup waits for that; where no one-shot query can be sent, they
+    /// wait until the browse has settled. Every node counts: the first answer is not enough.
+    async fn complete_view(&self) {
+        if self.inner.started.elapsed() >= SETTLE {
+            return;
+        }
+        let primed = self
+            .inner
+            .primed
+            .get_or_init(|| async {
+                let Some(address) = self.inner.interfaces.one_shot_address() else {
+                    return false;
+                };
+                match query::instances(address).await {
+                    Ok(found) => {
+                        for (fullname, service) in found {
+                            self.inner.upsert(fullname, service);
+                        }
+                        true
+                    }
+                    Err(e) => {
+                        tracing::debug!(error = %e, "no one-shot mDNS query; waiting for the browse");
+                        false
+                    }
+                }
+            })
+            .await;
+        if !*primed {
+            let settled = self.inner.started + SETTLE;
+            tokio::time::sleep_until(settled.into()).await;
         }
     }
 }
@@ -250,7 +284,6 @@ impl Inner {
         };
         if let Some(action) = action {
             let _ = self.events.send(Event { action, service });
-            self.changed.notify_waiters();
         }
     }
 
@@ -265,61 +298,8 @@ impl Inner {
                 action: Action::Delete,
                 service,
             });
-            self.changed.notify_waiters();
         }
     }
-}
-
-/// The record as TXT chunks: JSON, zlib, base64, cut in pieces keyed by index.
-fn encode(service: &Service) -> Result<HashMap<String, String>, RegistryError> {
-    let json = serde_json::to_vec(service).map_err(backend)?;
-    let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
-    z.write_all(&json).map_err(backend)?;
-    let text =
-        base64::engine::general_purpose::STANDARD_NO_PAD.encode(z.finish().map_err(backend)?);
-    Ok(text
-        .as_bytes()
-        .chunks(CHUNK)
-        .enumerate()
-        .map(|(i, c)| (i.to_string(), String::from_utf8_lossy(c).into_owned()))
-        .collect())
-}
-
-fn decode(mut chunks: Vec<(usize, String)>) -> Result<Service, RegistryError> {
-    if chunks.is_empty() {
-        return Err(backend("no record in TXT"));
-    }
-    chunks.sort_by_key(|(i, _)| *i);
-    let text: String = chunks.into_iter().map(|(_, c)| c).collect();
-    let compressed = base64::engine::general_purpose::STANDARD_NO_PAD
-        .decode(text.as_bytes())
-        .map_err(backend)?;
-    let mut json = Vec::new();
-    flate2::read::ZlibDecoder::new(compressed.as_slice())
-        .take(MAX_RECORD)
-        .read_to_end(&mut json)
-        .map_err(backend)?;
-    serde_json::from_slice(&json).map_err(backend)
-}
-
-/// The DNS-SD instance name of a node: its id without the service name (labels are at most 63
-/// bytes), which is the uuid for nodes micro registers.
-fn instance_name(service: &str, node_id: &str) -> String {
-    let short = node_id
-        .strip_prefix(service)
-        .map(|s| s.trim_start_matches('-'))
-        .unwrap_or(node_id);
-    let short: String = short
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' {
-                c
-            } else {
-                '-'
-            }
-        })
-        .collect();
-    short.chars().take(63).collect()
 }
 
 #[async_trait::async_trait]
@@ -406,8 +386,8 @@ impl Registry for MdnsRegistry {
     }
 
     async fn get_service(&self, name: &str) -> Result<Vec<Service>, RegistryError> {
-        self.settle_until(|| !self.lookup(name).is_empty()).await;
-        let services = self.lookup(name);
+        self.complete_view().await;
+        let services = self.versions_of(name);
         if services.is_empty() {
             return Err(RegistryError::NotFound);
         }
@@ -415,7 +395,7 @@ impl Registry for MdnsRegistry {
     }
 
     async fn list_services(&self) -> Result<Vec<Service>, RegistryError> {
-        self.settle_until(|| false).await;
+        self.complete_view().await;
         let known = self.inner.known.lock().unwrap_or_else(|e| e.into_inner());
         let mut seen: BTreeMap<(String, String), Service> = BTreeMap::new();
         for record in known.values() {
@@ -439,54 +419,5 @@ impl Registry for MdnsRegistry {
             futures::future::ready(item)
         });
         Ok(stream.boxed())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::registry::{Endpoint, Node};
-
-    #[test]
-    fn large_records_round_trip_through_txt_chunks() {
-        let service = Service {
-            name: "go.micro.srv.big".into(),
-            version: "latest".into(),
-            endpoints: (0..50)
-                .map(|i| Endpoint {
-                    name: format!("Big.Method{i}"),
-                    ..Default::default()
-                })
-                .collect(),
-            nodes: vec![Node {
-                id: "n".into(),
-                address: "127.0.0.1:1".into(),
-                ..Default::default()
-            }],
-            ..Default::default()
-        };
-        let chunks = encode(&service).unwrap();
-        assert!(
-            chunks.len() > 1,
-            "50 endpoints need more than one TXT string"
-        );
-        assert!(chunks.iter().all(|(k, v)| k.len() + 1 + v.len() <= 255));
-        let back = decode(
-            chunks
-                .into_iter()
-                .map(|(k, v)| (k.parse().unwrap(), v))
-                .collect(),
-        )
-        .unwrap();
-        assert_eq!(back, service);
-    }
-
-    #[test]
-    fn instance_names_fit_a_dns_label() {
-        assert_eq!(
-            instance_name("go.micro.srv.greeter", "go.micro.srv.greeter-1234"),
-            "1234"
-        );
-        assert!(instance_name("x", &"y".repeat(100)).len() <= 63);
     }
 }
