@@ -611,6 +611,18 @@ fn mdns_sees_every_service_and_every_node_at_once() {
     if !run_in_private_netns("mdns_sees_every_service_and_every_node_at_once") {
         return;
     }
+    // A long-lived view, from before any service starts: it learns of them by their
+    // announcements alone (the gateway's and dashboard's case).
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let registry = rt.block_on(async { micro::registry::MdnsRegistry::shared().unwrap() });
+    let long_lived_names = || -> Vec<String> {
+        rt.block_on(registry.list_services())
+            .unwrap()
+            .into_iter()
+            .map(|s| s.name)
+            .collect()
+    };
+
     // 1, 3, then 30 services, each its own process: every `micro list services` of 50 in a
     // row lists every one (after the first listing that shows them all: start-up).
     let mut services = Vec::new();
@@ -648,6 +660,13 @@ fn mdns_sees_every_service_and_every_node_at_once() {
                 );
             }
         }
+        let known = long_lived_names();
+        for name in &names {
+            assert!(
+                known.contains(name),
+                "the long-lived view lacks {name}: {known:?}"
+            );
+        }
     }
     drop(services);
 
@@ -669,9 +688,19 @@ fn mdns_sees_every_service_and_every_node_at_once() {
         assert_eq!(out.matches("  ok").count(), 3, "{out}");
     }
 
-    // A long-lived client with round robin reaches all three.
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let registry = micro::registry::MdnsRegistry::shared().unwrap();
+    // The long-lived view has all three nodes, and a client with round robin reaches them.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while rt
+        .block_on(registry.get_service(trio))
+        .map_or(0, |v| v[0].nodes.len())
+        != 3
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the long-lived view never had three nodes"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
     let selector = std::sync::Arc::new(
         micro::selector::RegistrySelector::new(registry.clone())
             .strategy(micro::selector::Strategy::RoundRobin),
