@@ -44,7 +44,7 @@ async fn micro_subscriber(broker: &dyn Broker, topic: &str) -> Arc<Counter> {
         notify: Notify::new(),
     });
     let c = Arc::clone(&counter);
-    let handler: micro::broker::Handler = Arc::new(move |_: Event| {
+    let handler: micro::broker::MessageHandler = Arc::new(move |_: Event| {
         c.hit();
         Box::pin(async { Ok(()) })
     });

@@ -2,7 +2,8 @@
 //! `micro::web`). `http` forwards the path as it is; `web` strips the service segment, so
 //! `/greeter/call` reaches the greeter web service as `/call`.
 
-use crate::{resolve, Gateway, API_ID};
+use crate::gateway::{read_body, Gateway, API_ID};
+use crate::resolve;
 use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
@@ -74,7 +75,7 @@ pub(crate) async fn proxy(
         let uri = format!("http://{}{forwarded_path}{query}", node.address);
         return tunnel(gw, request, &uri).await;
     }
-    let (parts, body) = crate::read_body(request, gw.options.max_body).await?;
+    let (parts, body) = read_body(request, gw.options.max_body).await?;
     let mut errors = Vec::new();
     for node in &nodes {
         let mut builder = http::Request::builder()

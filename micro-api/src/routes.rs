@@ -3,7 +3,7 @@
 //! resolution. A path is a template (`/greeter/{name}`, captures become request fields) or a
 //! regex (`^/count/(?P<count>[0-9]+)$`, named groups become fields).
 
-use micro::registry::{Registry, Value};
+use micro::registry::Registry;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -26,8 +26,6 @@ pub struct Declared {
     pub endpoint: String,
     /// Handler named by the route (`rpc` when empty).
     pub handler: String,
-    /// The endpoint's request schema.
-    pub schema: Option<Value>,
     methods: Vec<String>,
     hosts: Vec<String>,
     patterns: Vec<Pattern>,
@@ -144,7 +142,6 @@ async fn build(registry: &dyn Registry) -> Option<Vec<Declared>> {
                     .get("handler")
                     .cloned()
                     .unwrap_or_default(),
-                schema: endpoint.request.clone(),
                 methods: list(endpoint.metadata.get("method")),
                 hosts: list(endpoint.metadata.get("host")),
                 patterns,

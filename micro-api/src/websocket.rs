@@ -2,8 +2,8 @@
 //! one text message; the socket closes when the stream ends. An error is sent as its JSON, then
 //! the socket closes.
 
+use crate::gateway::API_ID;
 use crate::resolve::Route;
-use crate::API_ID;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::FromRequestParts;
 use axum::response::{IntoResponse, Response};

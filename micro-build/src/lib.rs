@@ -5,7 +5,7 @@
 //! - the prost message types;
 //! - serde impls in the proto3 JSON mapping (by `pbjson-build`), so every message can travel as
 //!   protobuf or JSON;
-//! - a `micro::registry::Schema` impl per message: its fields and their types, nested to depth 3,
+//! - a `micro::schema::Schema` impl per message: its fields and their types, nested to depth 3,
 //!   which the server publishes as endpoint request/response descriptions;
 //! - a typed client per proto service, e.g. `GreeterClient::new(client, "go.micro.srv.greeter")`.
 //!

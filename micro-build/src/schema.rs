@@ -1,5 +1,5 @@
 //! Endpoint schemas: each message's fields and their types, nested to depth 3, emitted as a
-//! `micro::registry::Schema` impl (what go-micro's reflection extractor publishes).
+//! `micro::schema::Schema` impl (what go-micro's reflection extractor publishes).
 
 use crate::names;
 use prost_types::field_descriptor_proto::{Label, Type};
@@ -58,7 +58,7 @@ impl<'a> Index<'a> {
         let value = self.value_expr(msg.name(), msg.name(), Some(msg), 0, micro);
         let _ = write!(
             code,
-            "\nimpl {micro}::registry::Schema for {path} {{\n    fn schema() -> {micro}::registry::Value {{\n        {value}\n    }}\n}}\n"
+            "\nimpl {micro}::schema::Schema for {path} {{\n    fn schema() -> {micro}::schema::Value {{\n        {value}\n    }}\n}}\n"
         );
         let mut nested_parents = parents.to_vec();
         nested_parents.push(msg.name());
@@ -87,7 +87,7 @@ impl<'a> Index<'a> {
             _ => Vec::new(),
         };
         format!(
-            "{micro}::registry::Value::new({name:?}, {ty:?}, vec![{}])",
+            "{micro}::schema::Value::new({name:?}, {ty:?}, vec![{}])",
             fields.join(", ")
         )
     }

@@ -1,6 +1,8 @@
 //! `micro`: the command line of Micro for Rust. Each command is a thin layer over the library.
 
+mod api;
 mod cli;
+mod failure;
 mod new;
 
 use clap::Parser;

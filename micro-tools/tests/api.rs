@@ -272,7 +272,7 @@ fn the_event_handler_publishes_the_request() {
         std::sync::Arc::new(micro::registry::EtcdRegistry::new([s.etcd.address()]));
     let broker = micro::broker::HttpBroker::new(registry);
     let (tx, rx) = std::sync::mpsc::channel::<micro::broker::Message>();
-    let handler: micro::broker::Handler =
+    let handler: micro::broker::MessageHandler =
         std::sync::Arc::new(move |event: micro::broker::Event| {
             let _ = tx.send(event.message);
             Box::pin(async { Ok(()) })

@@ -1,7 +1,10 @@
 //! A service's settings, in layers: go-micro's defaults, then the program's own defaults, then
 //! the `MICRO_*` environment, then the command line ([`Flags`](crate::flags::Flags)).
 
+use crate::broker::{self, Broker, BrokerError, HttpBroker};
 use crate::flags::Flags;
+use crate::registry::{self, Registry, RegistryError};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Settings of a service or tool; each has go-micro's variable name.
@@ -32,18 +35,36 @@ impl Default for Config {
         Config {
             server_name: None,
             server_version: None,
-            registry: crate::registry::DEFAULT.into(),
+            registry: registry::DEFAULT.into(),
             registry_address: None,
             broker: "http".into(),
             broker_address: None,
             server_address: None,
-            register_ttl: Duration::from_secs(60),
-            register_interval: Duration::from_secs(30),
+            register_ttl: registry::DEFAULT_TTL,
+            register_interval: registry::DEFAULT_INTERVAL,
         }
     }
 }
 
 impl Config {
+    /// The registry these settings name (`registry`, `registry_address`).
+    pub fn registry(&self) -> Result<Arc<dyn Registry>, RegistryError> {
+        registry::by_name(&self.registry, self.registry_address.as_deref())
+    }
+
+    /// The broker these settings name (`broker`, `broker_address`), over `registry` where it
+    /// needs one; the http broker registers its subscriptions with these TTL and interval.
+    pub fn broker(&self, registry: Arc<dyn Registry>) -> Result<Arc<dyn Broker>, BrokerError> {
+        let address = self.broker_address.as_deref();
+        match self.broker.trim() {
+            "" | "http" => Ok(Arc::new(
+                HttpBroker::with_address(registry, address.unwrap_or("127.0.0.1:0"))
+                    .registering_every(self.register_ttl, self.register_interval),
+            )),
+            other => broker::by_name(other, address, registry),
+        }
+    }
+
     /// Defaults overridden by whatever `MICRO_*` variables are set (and not empty).
     pub fn from_env() -> Self {
         Config::default().with_env()

@@ -1,12 +1,11 @@
 //! The request context a handler receives: metadata, deadline, and who is calling what.
 
-use crate::client::CallOptions;
 use crate::metadata::{Metadata, FROM_SERVICE};
 use std::time::{Duration, Instant};
 
 /// What a handler knows about the call it is serving.
 ///
-/// Pass [`call_options`](Context::call_options) to calls made while serving, so the caller's
+/// Pass `CallOptions::from(&ctx)` to calls made while serving, so the caller's
 /// deadline and metadata travel on.
 #[derive(Debug, Clone, Default)]
 pub struct Context {
@@ -67,16 +66,5 @@ impl Context {
     pub fn remaining(&self) -> Option<Duration> {
         self.deadline
             .map(|d| d.saturating_duration_since(Instant::now()))
-    }
-
-    /// Options for calls made while serving this one: the remaining deadline and the metadata.
-    pub fn call_options(&self) -> CallOptions {
-        let mut metadata = self.metadata.clone();
-        metadata.remove(FROM_SERVICE);
-        CallOptions {
-            timeout: self.remaining(),
-            metadata,
-            ..Default::default()
-        }
     }
 }

@@ -7,6 +7,9 @@
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
+/// The id of errors a client raises itself: no node answered, the deadline passed, ...
+pub const CLIENT_ID: &str = "go.micro.client";
+
 /// A `Result` whose error is [`micro::Error`](Error).
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -86,6 +89,21 @@ impl Error {
         }
     }
 
+    /// 408: the deadline passed.
+    pub fn is_timeout(&self) -> bool {
+        self.code == 408
+    }
+
+    /// 404: no such service, endpoint or thing.
+    pub fn is_not_found(&self) -> bool {
+        self.code == 404
+    }
+
+    /// Raised by a client itself (not by the service it called).
+    pub fn is_from_client(&self) -> bool {
+        self.id == CLIENT_ID
+    }
+
     constructors! {
         /// 400: the request was malformed.
         bad_request => 400;
@@ -159,7 +177,7 @@ impl Error {
 
 impl From<tonic::Status> for Error {
     fn from(status: tonic::Status) -> Self {
-        Error::from_status("go.micro.client", &status)
+        Error::from_status(CLIENT_ID, &status)
     }
 }
 

@@ -47,12 +47,13 @@ pub mod client;
 pub mod codec;
 pub mod config;
 pub mod context;
-pub mod debug;
 pub mod describe;
 mod errors;
 pub mod flags;
+mod grpc_timeout;
 pub mod metadata;
 pub mod registry;
+pub mod schema;
 pub mod selector;
 pub mod server;
 pub mod service;
@@ -61,7 +62,7 @@ pub mod web;
 
 pub use client::{CallOptions, Client};
 pub use context::Context;
-pub use errors::{http_code, status_text, Error, Result};
+pub use errors::{http_code, status_text, Error, Result, CLIENT_ID};
 pub use flags::Flags;
 pub use micro_macros::{handler, subscriber};
 

@@ -340,7 +340,7 @@ impl ServiceBuilder {
         let config = flags.config(self.defaults.unwrap_or_default());
         let name = self
             .name
-            .or(config.server_name)
+            .or(config.server_name.clone())
             .filter(|n| !n.trim().is_empty())
             .ok_or_else(|| {
                 Error::bad_request(
@@ -350,16 +350,12 @@ impl ServiceBuilder {
             })?;
         let registry = match self.registry {
             Some(r) => r,
-            None => crate::registry::by_name(&config.registry, config.registry_address.as_deref())?,
+            None => config.registry()?,
         };
         let max_message_size = self.max_message_size.unwrap_or(DEFAULT_MAX_MESSAGE_SIZE);
         let broker = match self.broker {
             Some(b) => b,
-            None => crate::broker::by_name(
-                &config.broker,
-                config.broker_address.as_deref(),
-                Arc::clone(&registry),
-            )?,
+            None => config.broker(Arc::clone(&registry))?,
         };
         let client = self.client.unwrap_or_else(|| {
             Client::builder()
@@ -373,7 +369,7 @@ impl ServiceBuilder {
             name: name.clone(),
             version: self
                 .version
-                .or(config.server_version)
+                .or(config.server_version.clone())
                 .unwrap_or_else(|| "latest".into()),
             address: self
                 .address

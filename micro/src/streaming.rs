@@ -13,6 +13,9 @@ use std::task::{Context, Poll};
 /// `impl Stream<Item = micro::Result<Rsp>>`.
 pub type ResponseStream<T> = BoxStream<'static, crate::Result<T>>;
 
+/// Encoded gRPC messages as they come off the wire (a stream's request or reply frames).
+pub(crate) type Frames = BoxStream<'static, Result<Bytes, tonic::Status>>;
+
 /// Which side reads the stream; it decides who is to blame for a message that does not decode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Side {
@@ -27,7 +30,7 @@ pub(crate) enum Side {
 /// Read it as a [`Stream`] of `micro::Result<T>`, or with [`message`](Self::message). It ends
 /// after the first error: an undecodable frame, the peer's error, or the deadline.
 pub struct Streaming<T> {
-    frames: BoxStream<'static, Result<Bytes, tonic::Status>>,
+    frames: Frames,
     decode: fn(Codec, &[u8]) -> Result<T, CodecError>,
     codec: Codec,
     side: Side,
@@ -59,30 +62,20 @@ fn decode_json(_codec: Codec, buf: &[u8]) -> Result<serde_json::Value, CodecErro
 }
 
 impl<T: Message> Streaming<T> {
-    pub(crate) fn new(
-        frames: BoxStream<'static, Result<Bytes, tonic::Status>>,
-        codec: Codec,
-        side: Side,
-        id: &str,
-        what: &str,
-    ) -> Self {
+    pub(crate) fn new(frames: Frames, codec: Codec, side: Side, id: &str, what: &str) -> Self {
         Streaming::with_decoder(frames, codec, side, id, what, decode_message::<T>)
     }
 }
 
 impl Streaming<serde_json::Value> {
-    pub(crate) fn json(
-        frames: BoxStream<'static, Result<Bytes, tonic::Status>>,
-        id: &str,
-        what: &str,
-    ) -> Self {
+    pub(crate) fn json(frames: Frames, id: &str, what: &str) -> Self {
         Streaming::with_decoder(frames, Codec::Json, Side::Client, id, what, decode_json)
     }
 }
 
 impl<T> Streaming<T> {
     fn with_decoder(
-        frames: BoxStream<'static, Result<Bytes, tonic::Status>>,
+        frames: Frames,
         codec: Codec,
         side: Side,
         id: &str,

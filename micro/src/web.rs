@@ -6,7 +6,7 @@
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
 //! let address = listener.local_addr().unwrap();
 //! // ... serve your HTTP app on `listener` ...
-//! let web = micro::web::register("go.micro.web.greeter", &address.to_string(), micro::registry::from_env()?).await?;
+//! let web = micro::web::register("go.micro.web.greeter", &address.to_string(), micro::config::Config::from_env().registry()?).await?;
 //! // on shutdown:
 //! web.deregister().await?;
 //! # Ok(()) }

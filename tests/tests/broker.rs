@@ -2,7 +2,7 @@
 
 use futures::StreamExt;
 use micro::broker::{
-    Broker, Event, Handler, HttpBroker, MemoryBroker, Message, NatsBroker, SubscribeOptions,
+    Broker, Event, HttpBroker, MemoryBroker, Message, MessageHandler, NatsBroker, SubscribeOptions,
 };
 use micro::registry::{MemoryRegistry, Registry};
 use micro::{Client, Context};
@@ -15,7 +15,7 @@ use std::time::Duration;
 /// Counts what each subscriber got: subscriber index -> message ids.
 type Received = Arc<Mutex<HashMap<usize, Vec<String>>>>;
 
-fn recorder(received: &Received, who: usize) -> Handler {
+fn recorder(received: &Received, who: usize) -> MessageHandler {
     let received = Arc::clone(received);
     Arc::new(move |event: Event| {
         let id = event

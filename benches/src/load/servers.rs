@@ -84,7 +84,7 @@ pub async fn serve(kind: &str, args: &[String]) -> Result<(), String> {
             let registry = registry_of(&records).await;
             let options = micro_api::Options {
                 namespace: "go.micro.srv".into(),
-                handler: micro_api::Handler::Rpc,
+                handler: micro_api::HandlerKind::Rpc,
                 ..Default::default()
             };
             let app =
@@ -188,7 +188,7 @@ pub async fn broker(kind: &str, nats: &str, timing: Timing) -> Result<BrokerRun,
                     )
                 };
             let t = Arc::clone(&tally);
-            let handler: micro::broker::Handler = Arc::new(move |event: Event| {
+            let handler: micro::broker::MessageHandler = Arc::new(move |event: Event| {
                 t.hit(&event.message.body);
                 Box::pin(async { Ok(()) })
             });

@@ -51,8 +51,12 @@ async fn main() {
         let local = listener
             .local_addr()
             .map_err(|e| micro::Error::internal_server_error(SERVICE, e.to_string()))?;
-        let web =
-            micro::web::register(SERVICE, &local.to_string(), micro::registry::from_env()?).await?;
+        let web = micro::web::register(
+            SERVICE,
+            &local.to_string(),
+            micro::config::Config::from_env().registry()?,
+        )
+        .await?;
         axum::serve(listener, app)
             .with_graceful_shutdown(micro::service::shutdown_signal())
             .await

@@ -3,6 +3,7 @@
 use super::{Command, Env, Failure, GetWhat, ListWhat, RecordWhat};
 use futures::StreamExt;
 use micro::registry::{RegisterOptions, RegistryError, Service};
+use micro::server::debug::proto::{HealthRequest, HealthResponse, StatsRequest, StatsResponse};
 use micro::CallOptions;
 use std::io::Write;
 use std::time::Duration;
@@ -60,16 +61,16 @@ impl Opts {
             opts = opts.address(address.clone());
         }
         for pair in &self.metadata {
-            let (k, v) = pair.split_once('=').ok_or_else(|| Failure {
-                message: format!("invalid --metadata {pair:?}: expected key=value"),
-                code: 2,
+            let (k, v) = pair.split_once('=').ok_or_else(|| {
+                Failure::usage(format!("invalid --metadata {pair:?}: expected key=value"))
             })?;
             opts = opts.metadata(k.trim(), v.trim());
         }
         if let Some(t) = &self.timeout {
-            opts = opts.timeout(parse_duration(t).ok_or_else(|| Failure {
-                message: format!("invalid --timeout {t:?}: expected e.g. 5s, 500ms, 1m"),
-                code: 2,
+            opts = opts.timeout(parse_duration(t).ok_or_else(|| {
+                Failure::usage(format!(
+                    "invalid --timeout {t:?}: expected e.g. 5s, 500ms, 1m"
+                ))
             })?);
         }
         Ok(opts)
@@ -100,15 +101,12 @@ fn parse_json(what: &str, text: Option<&str>) -> Result<serde_json::Value, Failu
 }
 
 fn io(e: std::io::Error) -> Failure {
-    if e.kind() == std::io::ErrorKind::BrokenPipe {
-        return Failure::closed_output();
-    }
-    Failure::new(format!("writing output: {e}"))
+    Failure::output(e)
 }
 
 fn call_error(service: &str, endpoint: &str, e: &micro::Error) -> Failure {
     // A service nobody registered: say it plainly.
-    if e.code == 404 && e.id == "go.micro.client" {
+    if e.is_not_found() && e.is_from_client() {
         return Failure::new(format!(
             "error calling {service}.{endpoint}: service not found"
         ));
@@ -249,12 +247,12 @@ async fn health(env: &Env, service: &str, out: &mut dyn Write) -> Result<(), Fai
         let opts = CallOptions::default()
             .address(node.address.clone())
             .timeout(Duration::from_secs(5));
-        let status = match env
+        let health: micro::Result<HealthResponse> = env
             .client
-            .call_json(service, "Debug.Health", &serde_json::json!({}), opts)
-            .await
-        {
-            Ok(reply) => reply["status"].as_str().unwrap_or("unknown").to_string(),
+            .call(service, "Debug.Health", &HealthRequest::default(), opts)
+            .await;
+        let status = match health {
+            Ok(reply) => reply.status,
             Err(e) => {
                 failed += 1;
                 format!("error: {}", e.detail)
@@ -286,30 +284,23 @@ async fn stats(env: &Env, service: &str, out: &mut dyn Write) -> Result<(), Fail
         let opts = CallOptions::default()
             .address(node.address.clone())
             .timeout(Duration::from_secs(5));
-        match env
+        let stats: micro::Result<StatsResponse> = env
             .client
-            .call_json(service, "Debug.Stats", &serde_json::json!({}), opts)
-            .await
-        {
+            .call(service, "Debug.Stats", &StatsRequest::default(), opts)
+            .await;
+        match stats {
             Ok(s) => {
-                // proto3 JSON writes uint64 as strings and leaves zeros out.
-                let field = |k: &str| {
-                    s[k].as_str()
-                        .map(str::to_string)
-                        .unwrap_or_else(|| s[k].as_u64().unwrap_or(0).to_string())
-                };
-                let started = field("started").parse::<u64>().unwrap_or(0);
                 writeln!(
                     out,
                     "{}\t{}\t{}\t{}s\t{}\t{}\t{}\t{}",
                     node.id,
                     node.address,
-                    format_unix(started),
-                    field("uptime"),
-                    human_bytes(field("memory").parse().unwrap_or(0)),
-                    field("threads"),
-                    field("requests"),
-                    field("errors")
+                    format_unix(s.started),
+                    s.uptime,
+                    human_bytes(s.memory),
+                    s.threads,
+                    s.requests,
+                    s.errors
                 )
                 .map_err(io)?;
             }

@@ -6,6 +6,7 @@
 mod commands;
 mod shell;
 
+pub use crate::failure::Failure;
 use clap::{Parser, Subcommand};
 use micro::registry::Registry;
 use std::io::Write;
@@ -130,51 +131,7 @@ pub enum Command {
     #[command(
         after_help = "Example:\n  MICRO_API_HANDLER=rpc MICRO_API_NAMESPACE=go.micro.srv micro api\n  curl -XPOST -H 'Content-Type: application/json' -d '{\"name\": \"John\"}' http://localhost:8080/greeter/call"
     )]
-    Api(ApiArgs),
-}
-
-/// `micro api` flags.
-#[derive(Debug, Clone, clap::Args)]
-pub struct ApiArgs {
-    /// Where to listen; `:8080` means every interface.
-    #[arg(long, env = "MICRO_API_ADDRESS", default_value = ":8080")]
-    pub address: String,
-    /// Handler: meta, rpc, api, http, web or event.
-    #[arg(long, env = "MICRO_API_HANDLER", default_value = "meta")]
-    pub handler: String,
-    /// Namespace prefixed to resolved service names.
-    #[arg(long, env = "MICRO_API_NAMESPACE", default_value = "go.micro.api")]
-    pub namespace: String,
-    /// Serve POST /rpc.
-    #[arg(
-        long = "enable_rpc",
-        alias = "enable-rpc",
-        env = "MICRO_API_ENABLE_RPC"
-    )]
-    pub enable_rpc: bool,
-    /// Answer CORS preflights and allow any origin.
-    #[arg(long = "enable_cors", alias = "enable-cors", env = "MICRO_API_ENABLE_CORS", default_value_t = true, action = clap::ArgAction::Set)]
-    pub enable_cors: bool,
-    /// Largest request body, in bytes.
-    #[arg(long = "max_body", alias = "max-body", env = "MICRO_API_MAX_BODY", default_value_t = 10 << 20)]
-    pub max_body: usize,
-    /// Serve HTTPS (rustls) with --tls_cert_file and --tls_key_file.
-    #[arg(long = "enable_tls", alias = "enable-tls", env = "MICRO_ENABLE_TLS")]
-    pub enable_tls: bool,
-    /// PEM certificate chain for TLS.
-    #[arg(
-        long = "tls_cert_file",
-        alias = "tls-cert-file",
-        env = "MICRO_TLS_CERT_FILE"
-    )]
-    pub tls_cert_file: Option<std::path::PathBuf>,
-    /// PEM private key for TLS.
-    #[arg(
-        long = "tls_key_file",
-        alias = "tls-key-file",
-        env = "MICRO_TLS_KEY_FILE"
-    )]
-    pub tls_key_file: Option<std::path::PathBuf>,
+    Api(crate::api::ApiArgs),
 }
 
 /// `micro list ...`
@@ -202,39 +159,6 @@ pub enum RecordWhat {
         /// The record, as JSON.
         json: String,
     },
-}
-
-/// A command failed: what to print on stderr, and the exit code.
-#[derive(Debug)]
-pub struct Failure {
-    pub message: String,
-    pub code: i32,
-}
-
-impl Failure {
-    fn new(message: impl Into<String>) -> Self {
-        Failure {
-            message: message.into(),
-            code: 1,
-        }
-    }
-
-    /// Whoever read our output stopped (`micro list services | head -1`): end quietly with the
-    /// status of a process that SIGPIPE ended, as other Unix tools do.
-    fn closed_output() -> Self {
-        Failure {
-            message: String::new(),
-            code: 128 + 13,
-        }
-    }
-
-    /// Prints the message (if any) on stderr; returns the exit code.
-    fn report(self) -> i32 {
-        if !self.message.is_empty() {
-            eprintln!("{}", self.message);
-        }
-        self.code
-    }
 }
 
 /// What commands work with, made from the global flags.
@@ -268,84 +192,15 @@ impl Env {
     }
 }
 
-/// `micro api`: serves the gateway until SIGINT or SIGTERM.
-async fn api(env: Env, args: &ApiArgs) -> i32 {
-    let handler = match args.handler.parse::<micro_api::Handler>() {
-        Ok(h) => h,
-        Err(e) => {
-            eprintln!("{e}");
-            return 2;
-        }
-    };
-    let address = if args.address.starts_with(':') {
-        format!("0.0.0.0{}", args.address)
-    } else {
-        args.address.clone()
-    };
-    let listener = match tokio::net::TcpListener::bind(&address).await {
-        Ok(l) => l,
-        Err(e) => {
-            eprintln!("cannot listen on {address}: {e}");
-            return 1;
-        }
-    };
-    let options = micro_api::Options {
-        namespace: args.namespace.clone(),
-        handler,
-        enable_rpc: args.enable_rpc,
-        enable_cors: args.enable_cors,
-        max_body: args.max_body,
-    };
-    let app = micro_api::router(env.client.clone(), env.registry.clone(), options);
-    if let Ok(local) = listener.local_addr() {
-        eprintln!(
-            "micro api listening on {local}{}",
-            if args.enable_tls { " (TLS)" } else { "" }
-        );
-    }
-    let served = if args.enable_tls {
-        let (Some(cert), Some(key)) = (&args.tls_cert_file, &args.tls_key_file) else {
-            eprintln!("--enable_tls needs --tls_cert_file and --tls_key_file");
-            return 2;
-        };
-        match micro_api::tls_acceptor(cert, key) {
-            Ok(acceptor) => {
-                micro_api::serve_tls(listener, app, acceptor, micro::service::shutdown_signal())
-                    .await
-            }
-            Err(e) => {
-                eprintln!("micro api: {e}");
-                return 1;
-            }
-        }
-    } else {
-        micro_api::serve(listener, app, micro::service::shutdown_signal()).await
-    };
-    match served {
-        Ok(()) => 0,
-        Err(e) => {
-            eprintln!("micro api: {e}");
-            1
-        }
-    }
-}
-
 /// Runs a parsed command line; returns the exit code.
 pub async fn run(cli: Cli) -> i32 {
     if let Command::New(args) = &cli.command {
-        return match crate::new::run(args) {
-            Ok(text) => match std::io::stdout().write_all(text.as_bytes()) {
-                Ok(()) => 0,
-                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
-                    Failure::closed_output().report()
-                }
-                Err(e) => Failure::new(format!("writing output: {e}")).report(),
-            },
-            Err((message, code)) => {
-                eprintln!("{message}");
-                code
-            }
-        };
+        let written = crate::new::run(args).and_then(|text| {
+            std::io::stdout()
+                .write_all(text.as_bytes())
+                .map_err(Failure::output)
+        });
+        return written.map_or_else(Failure::report, |()| 0);
     }
     let env = match Env::new(&cli.globals) {
         Ok(env) => env,
@@ -355,16 +210,15 @@ pub async fn run(cli: Cli) -> i32 {
         return shell::run(env).await;
     }
     if let Command::Api(args) = &cli.command {
-        return api(env, args).await;
+        return crate::api::run(env, args)
+            .await
+            .map_or_else(Failure::report, |()| 0);
     }
     let mut out = std::io::stdout();
     match commands::execute(&env, &cli.command, &mut out).await {
-        Ok(()) => match out.flush() {
-            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
-                Failure::closed_output().report()
-            }
-            _ => 0,
-        },
+        Ok(()) => out
+            .flush()
+            .map_or_else(|e| Failure::output(e).report(), |()| 0),
         Err(f) => {
             let _ = out.flush();
             f.report()

@@ -3,7 +3,7 @@
 //! by the same code, plus `help`, `quit` and `exit`.
 
 use super::{commands, Cli, Command, Env};
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 use rustyline::completion::{Completer, Pair};
 use rustyline::error::ReadlineError;
 use rustyline::highlight::Highlighter;
@@ -13,20 +13,81 @@ use rustyline::{Context, Helper};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
-const COMMANDS: &[&str] = &[
-    "call",
-    "deregister",
-    "exit",
-    "get",
-    "health",
-    "help",
-    "list",
-    "publish",
-    "quit",
-    "register",
-    "stats",
-    "stream",
-];
+/// Commands of the command line that the shell does not run: the shell itself, and those
+/// that serve or write files.
+const NOT_IN_THE_SHELL: &[&str] = &["cli", "new", "api", "help"];
+
+/// Positional arguments that take the rest of the line, as typed (JSON).
+const FREE_FORM: &[&str] = &["request", "message", "json"];
+
+/// The command line's commands that the shell runs: clap's definitions are the one list.
+fn shell_commands() -> Vec<clap::Command> {
+    Cli::command()
+        .get_subcommands()
+        .filter(|c| !NOT_IN_THE_SHELL.contains(&c.get_name()))
+        .cloned()
+        .collect()
+}
+
+/// Every word the shell takes first, sorted.
+fn command_words() -> Vec<String> {
+    let mut words: Vec<String> = shell_commands()
+        .iter()
+        .map(|c| c.get_name().to_string())
+        .chain(["help", "quit", "exit"].map(String::from))
+        .collect();
+    words.sort();
+    words
+}
+
+/// The command `words` start, and the nested subcommand (`list services`) when it has one:
+/// the words that name it, and its definition.
+fn command_of(words: &[&str]) -> Option<(usize, clap::Command)> {
+    let command = shell_commands()
+        .into_iter()
+        .find(|c| Some(&c.get_name()) == words.first())?;
+    if command.has_subcommands() {
+        let sub = command.find_subcommand(words.get(1)?)?.clone();
+        return Some((2, sub));
+    }
+    Some((1, command))
+}
+
+fn positionals(command: &clap::Command) -> Vec<&clap::Arg> {
+    command.get_positionals().collect()
+}
+
+/// `list services  every service`, ... for every command, from its clap definition.
+fn help() -> String {
+    let mut lines = vec!["Commands:".to_string()];
+    for command in shell_commands() {
+        let nested: Vec<clap::Command> = if command.has_subcommands() {
+            command.get_subcommands().cloned().collect()
+        } else {
+            vec![command.clone()]
+        };
+        for sub in nested {
+            let mut usage = command.get_name().to_string();
+            if command.has_subcommands() {
+                usage = format!("{usage} {}", sub.get_name());
+            }
+            for arg in positionals(&sub) {
+                let name = arg.get_id().as_str().to_uppercase();
+                usage += &if arg.is_required_set() {
+                    format!(" {name}")
+                } else {
+                    format!(" [{name}]")
+                };
+            }
+            let about = sub.get_about().or(command.get_about());
+            let about = about.map(|a| a.to_string()).unwrap_or_default();
+            lines.push(format!("  {usage:<36}{about}"));
+        }
+    }
+    lines.push(format!("  {:<36}this text", "help"));
+    lines.push(format!("  {:<36}leave", "quit, exit"));
+    lines.join("\n")
+}
 
 /// What completion offers: service names and their endpoints, refreshed before each prompt.
 #[derive(Default)]
@@ -52,18 +113,7 @@ impl Completer for ShellHelper {
         let word = &before[start..];
         let words: Vec<&str> = before[..start].split_whitespace().collect();
         let known = self.known.lock().unwrap_or_else(|e| e.into_inner());
-        let candidates: Vec<String> = match words.as_slice() {
-            [] => COMMANDS.iter().map(|c| c.to_string()).collect(),
-            ["list"] => vec!["services".into()],
-            ["get" | "register" | "deregister"] => vec!["service".into()],
-            ["call" | "stream" | "health" | "stats"] | ["get", "service"] => {
-                known.services.keys().cloned().collect()
-            }
-            ["call" | "stream", service] => {
-                known.services.get(*service).cloned().unwrap_or_default()
-            }
-            _ => Vec::new(),
-        };
+        let candidates = candidates(&words, &known);
         let pairs = candidates
             .into_iter()
             .filter(|c| c.starts_with(word))
@@ -73,6 +123,40 @@ impl Completer for ShellHelper {
             })
             .collect();
         Ok((start, pairs))
+    }
+}
+
+/// What may come after `words`: a command, a nested command, a service name or an endpoint of
+/// the service before it, as the clap definition names the next positional argument.
+fn candidates(words: &[&str], known: &Known) -> Vec<String> {
+    if words.is_empty() {
+        return command_words();
+    }
+    if let [first] = words {
+        if let Some(command) = shell_commands().iter().find(|c| c.get_name() == *first) {
+            if command.has_subcommands() {
+                return command
+                    .get_subcommands()
+                    .map(|c| c.get_name().to_string())
+                    .collect();
+            }
+        }
+    }
+    let Some((path, command)) = command_of(words) else {
+        return Vec::new();
+    };
+    let args = positionals(&command);
+    let Some(next) = args.get(words.len() - path) else {
+        return Vec::new();
+    };
+    match next.get_id().as_str() {
+        "service" | "name" => known.services.keys().cloned().collect(),
+        "endpoint" => known
+            .services
+            .get(words[words.len() - 1])
+            .cloned()
+            .unwrap_or_default(),
+        _ => Vec::new(),
     }
 }
 
@@ -101,26 +185,15 @@ async fn refresh(env: &Env, known: &Mutex<Known>) {
     known.lock().unwrap_or_else(|e| e.into_inner()).services = services;
 }
 
-const HELP: &str = "Commands:
-  list services                       every service
-  get service NAME                    describe a service
-  call SERVICE ENDPOINT [JSON]        call an endpoint
-  stream SERVICE ENDPOINT [JSON]      open a stream
-  publish TOPIC JSON                  publish a message
-  health SERVICE                      health of every node
-  stats SERVICE                       stats of every node
-  register service JSON               add a service record
-  deregister service JSON             remove a service record
-  help                                this text
-  quit, exit                          leave";
-
-/// How many words the command takes before its free-form request (JSON), if it takes one.
-fn words_before_request(command: &str) -> Option<usize> {
-    match command {
-        "call" | "stream" => Some(3),
-        "publish" | "register" | "deregister" => Some(2),
-        _ => None,
-    }
+/// How many words come before the command's free-form request (JSON), if it takes one:
+/// the words naming the command, and the positional arguments before the request.
+fn words_before_request(words: &[&str]) -> Option<usize> {
+    let (path, command) = command_of(words)?;
+    let args = positionals(&command);
+    let last = args.last()?;
+    FREE_FORM
+        .contains(&last.get_id().as_str())
+        .then(|| path + args.len() - 1)
 }
 
 /// Flags that stand alone; every other `--flag` without `=` takes the next word as its value.
@@ -148,8 +221,8 @@ fn word_end(line: &str, start: usize) -> usize {
 /// `call svc Greeter.Call {"name": "John"}` needs no quotes. A request quoted whole
 /// (`'{"name": "John"}'`) is unquoted.
 fn split_line(line: &str) -> Result<Vec<String>, shell_words::ParseError> {
-    let command = line.split_whitespace().next().unwrap_or("");
-    let Some(before) = words_before_request(command) else {
+    let leading: Vec<&str> = line.split_whitespace().take(2).collect();
+    let Some(before) = words_before_request(&leading) else {
         return shell_words::split(line);
     };
     let (mut pos, mut names, mut value_next) = (0, 0, false);
@@ -237,10 +310,10 @@ pub async fn run(env: Env) -> i32 {
         match words[0].as_str() {
             "exit" | "quit" => break,
             "help" => {
-                println!("{HELP}");
+                println!("{}", help());
                 continue;
             }
-            w if !COMMANDS.contains(&w) => {
+            w if !command_words().iter().any(|c| c == w) => {
                 println!("unknown command");
                 continue;
             }

@@ -1,5 +1,6 @@
 //! `micro new`: a new service crate from a template — the Rust form of micro's `micro new`.
 
+use crate::failure::Failure;
 use std::path::{Path, PathBuf};
 
 /// `micro new` flags.
@@ -121,15 +122,12 @@ fn default_micro_path() -> Option<PathBuf> {
 }
 
 /// Writes the crate; returns the lines to print, or the error and exit code.
-pub fn run(args: &NewArgs) -> Result<String, (String, i32)> {
+pub fn run(args: &NewArgs) -> Result<String, Failure> {
     let Some((files, infix, extra_deps)) = kind(&args.kind) else {
-        return Err((
-            format!(
-                "unknown type {:?}: service, function, api or web",
-                args.kind
-            ),
-            1,
-        ));
+        return Err(Failure::new(format!(
+            "unknown type {:?}: service, function, api or web",
+            args.kind
+        )));
     };
     let alias = match &args.alias {
         Some(a) => a.clone(),
@@ -140,19 +138,15 @@ pub fn run(args: &NewArgs) -> Result<String, (String, i32)> {
             .unwrap_or_default(),
     };
     if !valid_alias(&alias) {
-        return Err((
-            format!("invalid alias {alias:?}: use lower-case letters, digits and _, starting with a letter"),
-            1,
-        ));
+        return Err(Failure::new(format!(
+            "invalid alias {alias:?}: use lower-case letters, digits and _, starting with a letter"
+        )));
     }
     if args.path.exists() && !args.force {
-        return Err((
-            format!(
-                "{} already exists: choose another path, or --force to overwrite",
-                args.path.display()
-            ),
-            1,
-        ));
+        return Err(Failure::new(format!(
+            "{} already exists: choose another path, or --force to overwrite",
+            args.path.display()
+        )));
     }
     let fqdn = args
         .fqdn
@@ -179,7 +173,11 @@ pub fn run(args: &NewArgs) -> Result<String, (String, i32)> {
         match plugin.split_once('=') {
             Some(("registry", name @ ("etcd" | "mdns" | "memory"))) => registry = Some(name),
             Some(("broker", name @ ("nats" | "http" | "memory"))) => broker = Some(name),
-            _ => return Err((format!("unknown plugin {plugin:?} (registry=etcd|mdns|memory, broker=nats|http|memory)"), 2)),
+            _ => {
+                return Err(Failure::usage(format!(
+                "unknown plugin {plugin:?} (registry=etcd|mdns|memory, broker=nats|http|memory)"
+            )))
+            }
         }
     }
     let defaults = defaults(registry, broker);
@@ -200,10 +198,10 @@ pub fn run(args: &NewArgs) -> Result<String, (String, i32)> {
         let path = args.path.join(&name);
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)
-                .map_err(|e| (format!("creating {}: {e}", dir.display()), 1))?;
+                .map_err(|e| Failure::new(format!("creating {}: {e}", dir.display())))?;
         }
         std::fs::write(&path, render(template))
-            .map_err(|e| (format!("writing {}: {e}", path.display()), 1))?;
+            .map_err(|e| Failure::new(format!("writing {}: {e}", path.display())))?;
         tree.push(format!("  {name}"));
     }
     let dir = args.path.display();

@@ -7,7 +7,7 @@
 //! to every broadcast node and to one node of each queue group, trying the group's next node when
 //! a delivery fails.
 
-use super::{Broker, BrokerError, Event, Handler, Message, SubscribeOptions, Subscription};
+use super::{Broker, BrokerError, Event, Message, MessageHandler, SubscribeOptions, Subscription};
 use crate::registry::{Node, RegisterOptions, Registry, RegistryError, Service};
 use bytes::Bytes;
 use futures::FutureExt;
@@ -67,7 +67,7 @@ impl std::fmt::Debug for Inner {
 
 struct Sub {
     topic: String,
-    handler: Handler,
+    handler: MessageHandler,
     auto_ack: bool,
 }
 
@@ -83,7 +83,6 @@ impl HttpBroker {
 
     /// As [`new`](Self::new), listening for deliveries on `address`.
     pub fn with_address(registry: Arc<dyn Registry>, address: &str) -> Self {
-        let cfg = crate::config::Config::from_env();
         let client = hyper_util::client::legacy::Client::builder(TokioExecutor::new())
             .pool_idle_timeout(Duration::from_secs(30))
             .build_http();
@@ -95,10 +94,20 @@ impl HttpBroker {
                 server: OnceCell::new(),
                 subscriptions: Mutex::new(HashMap::new()),
                 client,
-                ttl: cfg.register_ttl,
-                interval: cfg.register_interval,
+                ttl: crate::registry::DEFAULT_TTL,
+                interval: crate::registry::DEFAULT_INTERVAL,
             }),
         }
+    }
+
+    /// Registers each subscription for `ttl`, renewed every `interval` (default 60 s / 30 s).
+    /// Call before the first subscription.
+    pub fn registering_every(mut self, ttl: Duration, interval: Duration) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.ttl = ttl;
+            inner.interval = interval;
+        }
+        self
     }
 
     /// The address deliveries arrive on, once a subscription started the server.
@@ -341,7 +350,7 @@ impl Broker for HttpBroker {
     async fn subscribe(
         &self,
         topic: &str,
-        handler: Handler,
+        handler: MessageHandler,
         opts: SubscribeOptions,
     ) -> Result<Subscription, BrokerError> {
         let address = self.server().await?;

@@ -1,6 +1,6 @@
 //! An in-process broker.
 
-use super::{Broker, BrokerError, Event, Handler, Message, SubscribeOptions, Subscription};
+use super::{Broker, BrokerError, Event, Message, MessageHandler, SubscribeOptions, Subscription};
 use futures::FutureExt;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -95,7 +95,7 @@ impl Broker for MemoryBroker {
     async fn subscribe(
         &self,
         topic: &str,
-        handler: Handler,
+        handler: MessageHandler,
         opts: SubscribeOptions,
     ) -> Result<Subscription, BrokerError> {
         let (tx, mut rx) = mpsc::channel::<Event>(BACKLOG);

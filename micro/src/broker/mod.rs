@@ -80,7 +80,7 @@ pub struct Event {
 
 /// What a subscription calls for each message. An error is logged (and, without auto-ack, counts
 /// as a failed delivery).
-pub type Handler = Arc<dyn Fn(Event) -> BoxFuture<'static, crate::Result<()>> + Send + Sync>;
+pub type MessageHandler = Arc<dyn Fn(Event) -> BoxFuture<'static, crate::Result<()>> + Send + Sync>;
 
 /// Options of a subscription.
 #[derive(Debug, Clone)]
@@ -203,7 +203,7 @@ pub trait Broker: Send + Sync + std::fmt::Debug + 'static {
     async fn subscribe(
         &self,
         topic: &str,
-        handler: Handler,
+        handler: MessageHandler,
         opts: SubscribeOptions,
     ) -> Result<Subscription, BrokerError>;
 }
@@ -215,13 +215,6 @@ pub const KNOWN: &[&str] = &[
     #[cfg(feature = "nats")]
     "nats",
 ];
-
-/// The broker named by `MICRO_BROKER` and `MICRO_BROKER_ADDRESS` (http by default), using
-/// `registry` where the broker needs one.
-pub fn from_env(registry: Arc<dyn Registry>) -> Result<Arc<dyn Broker>, BrokerError> {
-    let cfg = crate::config::Config::from_env();
-    by_name(&cfg.broker, cfg.broker_address.as_deref(), registry)
-}
 
 /// A broker by name: `http`, `memory`, `nats`.
 pub fn by_name(

@@ -5,7 +5,7 @@
 //! `Micro-Id`, the publisher's metadata) are NATS headers. Queue subscriptions are NATS queue
 //! groups. async-nats reconnects by itself and subscriptions survive a server restart.
 
-use super::{Broker, BrokerError, Event, Handler, Message, SubscribeOptions, Subscription};
+use super::{Broker, BrokerError, Event, Message, MessageHandler, SubscribeOptions, Subscription};
 use futures::{FutureExt, StreamExt};
 use std::time::Duration;
 use tokio::sync::OnceCell;
@@ -122,7 +122,7 @@ impl Broker for NatsBroker {
     async fn subscribe(
         &self,
         topic: &str,
-        handler: Handler,
+        handler: MessageHandler,
         opts: SubscribeOptions,
     ) -> Result<Subscription, BrokerError> {
         let client = self.client().await?;

@@ -28,7 +28,7 @@ impl Pool {
         let endpoint = Endpoint::from_shared(format!("http://{address}"))
             .map_err(|e| {
                 crate::Error::bad_request(
-                    "go.micro.client",
+                    super::CLIENT_ID,
                     format!("invalid node address {address:?}: {e}"),
                 )
             })?

@@ -20,7 +20,7 @@ impl Client {
             .registry
             .clone()
             .unwrap_or_else(crate::registry::MemoryRegistry::shared);
-        let broker = broker::from_env(registry)?;
+        let broker = crate::config::Config::from_env().broker(registry)?;
         Ok(Arc::clone(self.inner.broker.get_or_init(|| broker)))
     }
 

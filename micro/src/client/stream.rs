@@ -4,17 +4,18 @@
 //! consumed). Streams have no deadline unless [`CallOptions::timeout`] sets one; with one, the
 //! stream ends with a 408 when it passes.
 
-use super::{classify, describe, grpc_path, CallError, CallOptions, Client, CLIENT_ID};
+use super::error::{classify, describe};
+use super::wire::grpc_path;
+use super::{CallError, CallOptions, Client, CLIENT_ID};
 use crate::codec::{Codec, FrameCodec, Message};
 use crate::registry::Node;
-use crate::streaming::{Side, Streaming};
+use crate::selector::Outcome;
+use crate::streaming::{Frames, Side, Streaming};
 use crate::Error;
 use bytes::Bytes;
 use futures::stream::BoxStream;
 use futures::{Stream, StreamExt};
 use std::time::Instant;
-
-type Frames = BoxStream<'static, Result<Bytes, tonic::Status>>;
 
 impl Client {
     /// Bidirectional stream: `requests` flow to `endpoint` of `service`, replies come back on
@@ -133,7 +134,7 @@ impl Client {
         });
         match result {
             Ok(frames) => {
-                self.inner.selector.mark(service, &node, Ok(()));
+                self.inner.selector.mark(service, &node, Outcome::Succeeded);
                 Ok(match deadline {
                     Some(deadline) => {
                         until_deadline(frames, deadline, format!("{service}.{endpoint}"))
@@ -142,7 +143,7 @@ impl Client {
                 })
             }
             Err(err) => {
-                self.inner.selector.mark(service, &node, Err(&err));
+                self.inner.selector.mark(service, &node, err.outcome());
                 Err(err.into_error())
             }
         }

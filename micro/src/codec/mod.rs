@@ -9,7 +9,10 @@ mod proto;
 
 pub use self::bytes::FrameCodec;
 
-use crate::registry::Schema;
+use crate::schema::Schema;
+
+/// Default largest message sent or received, by clients and servers alike (gRPC's 4 MiB).
+pub const DEFAULT_MAX_MESSAGE_SIZE: usize = 4 * 1024 * 1024;
 use ::bytes::{Bytes, BytesMut};
 use serde::{de::DeserializeOwned, Serialize};
 

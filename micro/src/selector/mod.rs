@@ -67,12 +67,14 @@ pub enum SelectError {
 impl From<SelectError> for crate::Error {
     fn from(e: SelectError) -> Self {
         match e {
-            SelectError::NotFound(_) => crate::Error::not_found("go.micro.client", e.to_string()),
+            SelectError::NotFound(_) => {
+                crate::Error::not_found(crate::errors::CLIENT_ID, e.to_string())
+            }
             SelectError::NoneAvailable(_) => {
-                crate::Error::unavailable("go.micro.client", e.to_string())
+                crate::Error::unavailable(crate::errors::CLIENT_ID, e.to_string())
             }
             SelectError::Registry(_) => {
-                crate::Error::internal_server_error("go.micro.client", e.to_string())
+                crate::Error::internal_server_error(crate::errors::CLIENT_ID, e.to_string())
             }
         }
     }
@@ -84,9 +86,20 @@ pub trait Selector: Send + Sync + std::fmt::Debug + 'static {
     /// The nodes of `service` to try, in order.
     async fn select(&self, service: &str, opts: &SelectOptions) -> Result<Next, SelectError>;
 
-    /// Reports the outcome of a call to `node`: `Ok` on success, the error otherwise. Only
-    /// connection failures take a node out of rotation.
-    fn mark(&self, service: &str, node: &Node, outcome: Result<(), &crate::client::CallError>);
+    /// Reports how a call to `node` went. Only connection failures take a node out of
+    /// rotation.
+    fn mark(&self, service: &str, node: &Node, outcome: Outcome);
+}
+
+/// How a call to a node went, as far as choosing nodes cares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// The call succeeded.
+    Succeeded,
+    /// The node could not be reached: a connection error.
+    Unreachable,
+    /// The call failed some other way (an error reply, a deadline).
+    Failed,
 }
 
 /// The nodes chosen for one call, in the order to try them. Cycles once every node was tried,

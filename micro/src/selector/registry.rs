@@ -2,8 +2,7 @@
 
 use super::blacklist::Blacklist;
 use super::strategy::Counters;
-use super::{Next, SelectError, SelectOptions, Selector, Strategy};
-use crate::client::CallError;
+use super::{Next, Outcome, SelectError, SelectOptions, Selector, Strategy};
 use crate::registry::{Node, Registry, RegistryError};
 use std::sync::Arc;
 
@@ -83,11 +82,11 @@ impl Selector for RegistrySelector {
         Ok(Next::ordered(services, order))
     }
 
-    fn mark(&self, _service: &str, node: &Node, outcome: Result<(), &CallError>) {
+    fn mark(&self, _service: &str, node: &Node, outcome: Outcome) {
         match outcome {
-            Ok(()) => self.blacklist.succeed(&node.id),
-            Err(CallError::Connect(_)) => self.blacklist.fail(&node.id),
-            Err(_) => {}
+            Outcome::Succeeded => self.blacklist.succeed(&node.id),
+            Outcome::Unreachable => self.blacklist.fail(&node.id),
+            Outcome::Failed => {}
         }
     }
 }

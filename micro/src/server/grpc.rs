@@ -1,7 +1,7 @@
 //! One gRPC request, start to finish: route, pick the codec, read the message, run the handler
 //! within the deadline, and answer with the reply or a precise status.
 
-use super::handler::{Call, Replies};
+use super::handler::{Call, Replies, StreamFn, UnaryFn};
 use super::Shared;
 use crate::codec::{Codec, FrameCodec};
 use crate::context::Context;
@@ -58,7 +58,7 @@ where
         return refuse(req, with_codec(err.to_status().into_http(), codec)).await;
     };
 
-    let deadline = match grpc_timeout(req.headers()) {
+    let deadline = match crate::grpc_timeout::decode(req.headers()) {
         Ok(timeout) => timeout.map(|t| received + t),
         Err(raw) => {
             shared.stats.errors.fetch_add(1, Ordering::Relaxed);
@@ -159,9 +159,6 @@ impl tonic::server::StreamingService<Bytes> for Serve {
     }
 }
 
-type UnaryFn =
-    dyn Fn(Context, Codec, Bytes) -> BoxFuture<'static, crate::Result<Bytes>> + Send + Sync;
-
 async fn unary(
     call: &UnaryFn,
     ctx: Context,
@@ -220,14 +217,6 @@ async fn unary(
         }
     }
 }
-
-type StreamFn = dyn Fn(
-        Context,
-        Codec,
-        super::handler::Frames,
-    ) -> BoxFuture<'static, crate::Result<Box<dyn Replies>>>
-    + Send
-    + Sync;
 
 /// A streaming call. tonic reads the request frames; the replies are written by [`ReplyBody`],
 /// straight from the handler's typed stream into the response's frames.
@@ -458,40 +447,9 @@ fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
     }
 }
 
-/// The `grpc-timeout` header: up to 8 digits and a unit (H, M, S, m, u, n). `Err` holds a value
-/// that is not one.
-fn grpc_timeout(headers: &http::HeaderMap) -> Result<Option<Duration>, String> {
-    let Some(value) = headers.get("grpc-timeout") else {
-        return Ok(None);
-    };
-    let raw = value.to_str().map_err(|_| format!("{value:?}"))?;
-    let invalid = || raw.to_string();
-    if raw.len() < 2 || raw.len() > 9 {
-        return Err(invalid());
-    }
-    let (digits, unit) = raw.split_at(raw.len() - 1);
-    let n: u64 = digits.parse().map_err(|_| invalid())?;
-    let d = match unit {
-        "H" => Duration::from_secs(n.saturating_mul(3600)),
-        "M" => Duration::from_secs(n.saturating_mul(60)),
-        "S" => Duration::from_secs(n),
-        "m" => Duration::from_millis(n),
-        "u" => Duration::from_micros(n),
-        "n" => Duration::from_nanos(n),
-        _ => return Err(invalid()),
-    };
-    Ok(Some(d))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn timeout(v: &str) -> Result<Option<Duration>, String> {
-        let mut h = http::HeaderMap::new();
-        h.insert("grpc-timeout", v.parse().unwrap());
-        grpc_timeout(&h)
-    }
 
     /// Two replies, then a panic.
     struct PanicsAfterTwo(usize);
@@ -506,7 +464,7 @@ mod tests {
             if self.0 > 2 {
                 panic!("boom");
             }
-            let reply = crate::debug::proto::HealthResponse {
+            let reply = crate::server::debug::proto::HealthResponse {
                 status: self.0.to_string(),
             };
             let msg = crate::codec::Codec::Json.encode_frame(&reply, buf);
@@ -548,15 +506,5 @@ mod tests {
         let err = Error::from_status("svc", &status);
         assert_eq!(err.detail, "Svc.Stream panicked: boom");
         assert_eq!(shared.stats.errors.load(Ordering::Relaxed), 1);
-    }
-
-    #[test]
-    fn parses_grpc_timeouts() {
-        assert_eq!(timeout("250m"), Ok(Some(Duration::from_millis(250))));
-        assert_eq!(timeout("2S"), Ok(Some(Duration::from_secs(2))));
-        assert_eq!(timeout("1H"), Ok(Some(Duration::from_secs(3600))));
-        assert!(timeout("5x").is_err());
-        assert!(timeout("m").is_err());
-        assert_eq!(grpc_timeout(&http::HeaderMap::new()), Ok(None));
     }
 }

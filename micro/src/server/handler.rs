@@ -3,7 +3,7 @@
 use crate::codec::{Codec, Message};
 use crate::context::Context;
 use crate::registry;
-use crate::streaming::{Side, Streaming};
+use crate::streaming::{Frames, Side, Streaming};
 use crate::{Error, Result};
 use bytes::Bytes;
 use futures::future::BoxFuture;
@@ -19,11 +19,12 @@ pub trait Handler: Send + Sync + 'static {
     fn endpoints(self: Arc<Self>) -> Vec<Endpoint>;
 }
 
-type UnaryFn = dyn Fn(Context, Codec, Bytes) -> BoxFuture<'static, Result<Bytes>> + Send + Sync;
+/// A unary endpoint: the request's bytes in, the reply's bytes out, in the request's codec.
+pub(crate) type UnaryFn =
+    dyn Fn(Context, Codec, Bytes) -> BoxFuture<'static, Result<Bytes>> + Send + Sync;
 
-/// Encoded frames in.
-pub(crate) type Frames = BoxStream<'static, std::result::Result<Bytes, tonic::Status>>;
-type StreamFn =
+/// A streaming endpoint: the request frames in, the replies to write out.
+pub(crate) type StreamFn =
     dyn Fn(Context, Codec, Frames) -> BoxFuture<'static, Result<Box<dyn Replies>>> + Send + Sync;
 
 /// A streaming endpoint's replies, written as gRPC frames straight into the response buffer (no

@@ -4,6 +4,7 @@
 //! content type names, registers itself in the registry while it runs, and on stop deregisters
 //! first, then stops accepting and drains the calls in flight.
 
+pub mod debug;
 mod grpc;
 mod handler;
 pub(crate) mod register;
@@ -13,8 +14,8 @@ mod subscriber;
 pub use handler::{Endpoint, Handler};
 pub use subscriber::{Subscriber, SubscriberEndpoint};
 
-use crate::debug::Stats;
 use crate::registry::{Metadata, Registry};
+use debug::Stats;
 use register::Registration;
 use router::Router;
 use std::net::SocketAddr;
@@ -24,8 +25,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-/// Default largest message received or sent.
-pub const DEFAULT_MAX_MESSAGE_SIZE: usize = 4 * 1024 * 1024;
+pub use crate::codec::DEFAULT_MAX_MESSAGE_SIZE;
 /// Default time given to calls in flight at shutdown.
 pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -81,13 +81,10 @@ impl Server {
     pub fn new(options: ServerOptions) -> Self {
         let stats = Arc::new(Stats::new());
         let mut router = Router::default();
-        for endpoint in crate::debug::endpoints(Arc::clone(&stats)) {
+        for endpoint in debug::endpoints(Arc::clone(&stats)) {
             router.add_internal(endpoint);
         }
-        router.add_exact(
-            "/grpc.health.v1.Health/Check",
-            crate::debug::grpc_health_check(),
-        );
+        router.add_exact("/grpc.health.v1.Health/Check", debug::grpc_health_check());
         Server {
             options,
             router,

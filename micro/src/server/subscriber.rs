@@ -95,7 +95,7 @@ impl SubscriberEndpoint {
     }
 
     /// The broker handler that runs this subscriber for `service`.
-    pub fn handler(&self, service: &str) -> broker::Handler {
+    pub fn handler(&self, service: &str) -> broker::MessageHandler {
         let handle = Arc::clone(&self.handle);
         let (service, name) = (service.to_string(), self.name.clone());
         Arc::new(move |event: Event| {

@@ -1,7 +1,7 @@
 //! What every service answers about itself: `Debug.Health`, `Debug.Stats`, and the standard
 //! `grpc.health.v1.Health/Check`.
 
-use crate::server::Endpoint;
+use super::Endpoint;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};

@@ -1,0 +1,116 @@
+//! What every handler of the gateway shares: its state, reading a bounded body, the call
+//! options an HTTP request makes, and errors and JSON as HTTP responses.
+
+use crate::options::Options;
+use crate::routes;
+use axum::extract::Request;
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use http::{header, HeaderMap, StatusCode};
+use http_body_util::BodyExt;
+use micro::registry::Registry;
+use micro::{CallOptions, Client, Error};
+use std::sync::Arc;
+
+/// The id of errors the gateway raises itself.
+pub(crate) const API_ID: &str = "go.micro.api";
+
+/// The gateway's state, shared by every request.
+pub(crate) struct Gateway {
+    pub(crate) client: Client,
+    pub(crate) registry: Arc<dyn Registry>,
+    pub(crate) options: Options,
+    pub(crate) routes: routes::Table,
+    /// For the http and web handlers.
+    pub(crate) http: hyper_util::client::legacy::Client<
+        hyper_util::client::legacy::connect::HttpConnector,
+        http_body_util::Full<Bytes>,
+    >,
+}
+
+/// `value` as a JSON response with `status`.
+pub(crate) fn json_response(status: StatusCode, value: &serde_json::Value) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        value.to_string(),
+    )
+        .into_response()
+}
+
+/// A micro error as HTTP: its JSON, with the status its code maps to.
+pub fn error_response(err: &Error) -> Response {
+    let status = match err.code {
+        // The server does not know the endpoint: for HTTP that is simply not found.
+        501 => StatusCode::NOT_FOUND,
+        // A deadline passed on the way: the gateway timed out.
+        408 => StatusCode::GATEWAY_TIMEOUT,
+        code => u16::try_from(code)
+            .ok()
+            .and_then(|c| StatusCode::from_u16(c).ok())
+            .filter(|s| !s.is_informational() && !s.is_success())
+            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+    };
+    let body = serde_json::to_string(err).unwrap_or_default();
+    (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+/// Reads the body, refusing more than `max` bytes (by Content-Length first, without reading).
+pub(crate) async fn read_body(
+    request: Request,
+    max: usize,
+) -> Result<(http::request::Parts, Bytes), Error> {
+    let (parts, body) = request.into_parts();
+    let too_large = || Error::too_large(API_ID, format!("request body larger than {max} bytes"));
+    let declared = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > max) {
+        return Err(too_large());
+    }
+    let bytes = http_body_util::Limited::new(body, max)
+        .collect()
+        .await
+        .map_err(|e| {
+            if e.is::<http_body_util::LengthLimitError>() {
+                too_large()
+            } else {
+                Error::bad_request(API_ID, format!("reading the body: {e}"))
+            }
+        })?
+        .to_bytes();
+    Ok((parts, bytes))
+}
+
+/// The request's content type, empty when it has none.
+pub(crate) fn content_type(headers: &HeaderMap) -> &str {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+}
+
+/// The call options an HTTP request makes: its headers as metadata, less the HTTP plumbing.
+pub(crate) fn call_options(headers: &HeaderMap) -> CallOptions {
+    let mut opts = CallOptions::default();
+    // Headers travel on as metadata, minus the HTTP plumbing.
+    for (k, v) in headers {
+        let skip = matches!(
+            k.as_str(),
+            "host"
+                | "content-type"
+                | "content-length"
+                | "connection"
+                | "accept"
+                | "accept-encoding"
+                | "user-agent"
+                | "origin"
+        ) || k.as_str().starts_with("access-control-");
+        if let (false, Ok(v)) = (skip, v.to_str()) {
+            opts = opts.metadata(k.as_str(), v);
+        }
+    }
+    opts
+}

@@ -1,0 +1,65 @@
+//! The gateway's settings: `micro api`'s flags, and which handler serves resolved paths.
+
+/// Which handler serves paths that are not `/` or `/rpc`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum HandlerKind {
+    /// The endpoint's declared handler, rpc otherwise (the default).
+    #[default]
+    Meta,
+    /// JSON (or protobuf) calls to `Handler.Method` of the resolved service.
+    Rpc,
+    /// Publishes the request as an event to topic `<namespace>.<first segment>`.
+    Event,
+    /// Calls `Handler.Method` with the whole HTTP request as a `go.api.Request`; the service's
+    /// `go.api.Response` becomes the HTTP response.
+    Api,
+    /// Reverse proxy to the HTTP service of the first segment, path unchanged.
+    Http,
+    /// Reverse proxy to the web service of the first segment, that segment stripped.
+    Web,
+}
+
+impl std::str::FromStr for HandlerKind {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "meta" => Ok(HandlerKind::Meta),
+            "rpc" => Ok(HandlerKind::Rpc),
+            "event" => Ok(HandlerKind::Event),
+            "api" => Ok(HandlerKind::Api),
+            "http" => Ok(HandlerKind::Http),
+            "web" => Ok(HandlerKind::Web),
+            other => Err(format!(
+                "unknown handler {other:?} (meta, rpc, api, http, web, event)"
+            )),
+        }
+    }
+}
+
+/// Gateway settings, `micro api`'s flags.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Prefixed to resolved service names (`go.micro.api` by default).
+    pub namespace: String,
+    /// The handler for resolved paths.
+    pub handler: HandlerKind,
+    /// Serve `POST /rpc` with `{service, endpoint, request, address?}`.
+    pub enable_rpc: bool,
+    /// Answer CORS preflights and allow any origin (on by default).
+    pub enable_cors: bool,
+    /// Largest request body in bytes (10 MiB by default); larger is 413 before reading it.
+    pub max_body: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            namespace: "go.micro.api".into(),
+            handler: HandlerKind::Meta,
+            enable_rpc: false,
+            enable_cors: true,
+            max_body: 10 << 20,
+        }
+    }
+}

@@ -1,0 +1,91 @@
+//! `micro api`: the HTTP gateway ([`micro_api`]) served from the command line.
+
+use crate::cli::Env;
+use crate::failure::Failure;
+
+/// `micro api` flags.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ApiArgs {
+    /// Where to listen; `:8080` means every interface.
+    #[arg(long, env = "MICRO_API_ADDRESS", default_value = ":8080")]
+    pub address: String,
+    /// Handler: meta, rpc, api, http, web or event.
+    #[arg(long, env = "MICRO_API_HANDLER", default_value = "meta")]
+    pub handler: String,
+    /// Namespace prefixed to resolved service names.
+    #[arg(long, env = "MICRO_API_NAMESPACE", default_value = "go.micro.api")]
+    pub namespace: String,
+    /// Serve POST /rpc.
+    #[arg(
+        long = "enable_rpc",
+        alias = "enable-rpc",
+        env = "MICRO_API_ENABLE_RPC"
+    )]
+    pub enable_rpc: bool,
+    /// Answer CORS preflights and allow any origin.
+    #[arg(long = "enable_cors", alias = "enable-cors", env = "MICRO_API_ENABLE_CORS", default_value_t = true, action = clap::ArgAction::Set)]
+    pub enable_cors: bool,
+    /// Largest request body, in bytes.
+    #[arg(long = "max_body", alias = "max-body", env = "MICRO_API_MAX_BODY", default_value_t = 10 << 20)]
+    pub max_body: usize,
+    /// Serve HTTPS (rustls) with --tls_cert_file and --tls_key_file.
+    #[arg(long = "enable_tls", alias = "enable-tls", env = "MICRO_ENABLE_TLS")]
+    pub enable_tls: bool,
+    /// PEM certificate chain for TLS.
+    #[arg(
+        long = "tls_cert_file",
+        alias = "tls-cert-file",
+        env = "MICRO_TLS_CERT_FILE"
+    )]
+    pub tls_cert_file: Option<std::path::PathBuf>,
+    /// PEM private key for TLS.
+    #[arg(
+        long = "tls_key_file",
+        alias = "tls-key-file",
+        env = "MICRO_TLS_KEY_FILE"
+    )]
+    pub tls_key_file: Option<std::path::PathBuf>,
+}
+
+/// `micro api`: serves the gateway until SIGINT or SIGTERM.
+pub async fn run(env: Env, args: &ApiArgs) -> Result<(), Failure> {
+    let handler = args
+        .handler
+        .parse::<micro_api::HandlerKind>()
+        .map_err(|e| Failure::usage(e.to_string()))?;
+    let address = if args.address.starts_with(':') {
+        format!("0.0.0.0{}", args.address)
+    } else {
+        args.address.clone()
+    };
+    let listener = tokio::net::TcpListener::bind(&address)
+        .await
+        .map_err(|e| Failure::new(format!("cannot listen on {address}: {e}")))?;
+    let options = micro_api::Options {
+        namespace: args.namespace.clone(),
+        handler,
+        enable_rpc: args.enable_rpc,
+        enable_cors: args.enable_cors,
+        max_body: args.max_body,
+    };
+    let app = micro_api::router(env.client.clone(), env.registry.clone(), options);
+    if let Ok(local) = listener.local_addr() {
+        eprintln!(
+            "micro api listening on {local}{}",
+            if args.enable_tls { " (TLS)" } else { "" }
+        );
+    }
+    let served = if args.enable_tls {
+        let (Some(cert), Some(key)) = (&args.tls_cert_file, &args.tls_key_file) else {
+            return Err(Failure::usage(
+                "--enable_tls needs --tls_cert_file and --tls_key_file",
+            ));
+        };
+        let acceptor = micro_api::tls_acceptor(cert, key)
+            .map_err(|e| Failure::new(format!("micro api: {e}")))?;
+        micro_api::serve_tls(listener, app, acceptor, micro::service::shutdown_signal()).await
+    } else {
+        micro_api::serve(listener, app, micro::service::shutdown_signal()).await
+    };
+    served.map_err(|e| Failure::new(format!("micro api: {e}")))
+}

@@ -1,0 +1,92 @@
+//! Building a [`Client`] with settings other than go-micro's defaults.
+
+use super::{
+    pool::Pool, Client, Inner, DEFAULT_MAX_MESSAGE_SIZE, DEFAULT_RETRIES, DEFAULT_TIMEOUT,
+};
+use crate::registry::Registry;
+use crate::selector::{RegistrySelector, Selector};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Builds a [`Client`] with non-default settings.
+#[derive(Debug, Default)]
+pub struct ClientBuilder {
+    registry: Option<Arc<dyn Registry>>,
+    selector: Option<Arc<dyn Selector>>,
+    broker: Option<Arc<dyn crate::broker::Broker>>,
+    timeout: Option<Duration>,
+    retries: Option<u32>,
+    max_message_size: Option<usize>,
+    from_service: Option<String>,
+}
+
+impl ClientBuilder {
+    /// Find services in this registry (with the default selector).
+    pub fn registry(mut self, registry: Arc<dyn Registry>) -> Self {
+        self.registry = Some(registry);
+        self
+    }
+
+    /// Pick nodes with this selector (overrides [`registry`](Self::registry)).
+    pub fn selector(mut self, selector: Arc<dyn Selector>) -> Self {
+        self.selector = Some(selector);
+        self
+    }
+
+    /// Publish through this broker (default: `MICRO_BROKER`, made on first publish).
+    pub fn broker(mut self, broker: Arc<dyn crate::broker::Broker>) -> Self {
+        self.broker = Some(broker);
+        self
+    }
+
+    /// Default overall timeout per call.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// Default retries per call.
+    pub fn retries(mut self, retries: u32) -> Self {
+        self.retries = Some(retries);
+        self
+    }
+
+    /// Largest message sent or received (default 4 MiB).
+    pub fn max_message_size(mut self, bytes: usize) -> Self {
+        self.max_message_size = Some(bytes);
+        self
+    }
+
+    /// The calling service's name, sent with every call.
+    pub fn from_service(mut self, name: impl Into<String>) -> Self {
+        self.from_service = Some(name.into());
+        self
+    }
+
+    /// The client. Without a registry or selector it uses the shared in-process registry.
+    pub fn build(self) -> Client {
+        let registry = self.registry;
+        let selector = self.selector.unwrap_or_else(|| {
+            let registry = registry
+                .clone()
+                .unwrap_or_else(crate::registry::MemoryRegistry::shared);
+            Arc::new(RegistrySelector::new(registry))
+        });
+        let broker = std::sync::OnceLock::new();
+        if let Some(b) = self.broker {
+            let _ = broker.set(b);
+        }
+        Client {
+            inner: Arc::new(Inner {
+                selector,
+                pool: Pool::default(),
+                timeout: self.timeout.unwrap_or(DEFAULT_TIMEOUT),
+                retries: self.retries.unwrap_or(DEFAULT_RETRIES),
+                max_message_size: self.max_message_size.unwrap_or(DEFAULT_MAX_MESSAGE_SIZE),
+                from_service: self.from_service,
+                registry,
+                broker,
+            }),
+        }
+    }
+}

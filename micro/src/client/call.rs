@@ -1,0 +1,163 @@
+//! Unary calls: typed, JSON, or bytes already encoded; one overall deadline, the selector's
+//! nodes in turn, and a retry on the next node for failures worth retrying.
+
+use super::error::{classify, describe};
+use super::wire::grpc_path;
+use super::{exponential_backoff, should_retry, CallError, CallOptions, Client, CLIENT_ID};
+use crate::codec::{Codec, FrameCodec, Message};
+use crate::metadata::Metadata;
+use crate::registry::Node;
+use crate::selector::{Next, Outcome};
+use crate::Error;
+use bytes::Bytes;
+use std::time::{Duration, Instant};
+
+impl Client {
+    /// Calls `endpoint` (`Handler.Method`) of `service` with a typed request, in protobuf.
+    pub async fn call<Req: Message, Rsp: Message>(
+        &self,
+        service: &str,
+        endpoint: &str,
+        request: &Req,
+        opts: CallOptions,
+    ) -> crate::Result<Rsp> {
+        let body = Codec::Proto.encode(request).map_err(|e| {
+            Error::bad_request(
+                CLIENT_ID,
+                format!("encoding request to {service}.{endpoint}: {e}"),
+            )
+        })?;
+        let reply = self
+            .call_raw(service, endpoint, Codec::Proto, body, opts)
+            .await?;
+        Codec::Proto.decode(&reply).map_err(|e| {
+            Error::internal_server_error(
+                CLIENT_ID,
+                format!("decoding reply of {service}.{endpoint}: {e}"),
+            )
+        })
+    }
+
+    /// Calls `endpoint` of `service` with JSON and returns the JSON reply: no compiled types
+    /// needed on this side.
+    pub async fn call_json(
+        &self,
+        service: &str,
+        endpoint: &str,
+        request: &serde_json::Value,
+        opts: CallOptions,
+    ) -> crate::Result<serde_json::Value> {
+        let body = serde_json::to_vec(request).map_err(|e| {
+            Error::bad_request(
+                CLIENT_ID,
+                format!("encoding request to {service}.{endpoint}: {e}"),
+            )
+        })?;
+        let reply = self
+            .call_raw(service, endpoint, Codec::Json, body.into(), opts)
+            .await?;
+        if reply.is_empty() {
+            return Ok(serde_json::Value::Object(Default::default()));
+        }
+        serde_json::from_slice(&reply).map_err(|e| {
+            Error::internal_server_error(
+                CLIENT_ID,
+                format!("decoding reply of {service}.{endpoint}: {e}"),
+            )
+        })
+    }
+
+    /// Calls `endpoint` of `service` with a body already encoded by `codec`; returns the
+    /// reply's bytes in the same codec.
+    pub async fn call_raw(
+        &self,
+        service: &str,
+        endpoint: &str,
+        codec: Codec,
+        body: Bytes,
+        opts: CallOptions,
+    ) -> crate::Result<Bytes> {
+        let timeout = opts.timeout.unwrap_or(self.inner.timeout);
+        let deadline = Instant::now() + timeout;
+        let retries = opts.retries.unwrap_or(self.inner.retries);
+        let backoff = opts.backoff.unwrap_or(exponential_backoff);
+        let mut next = match &opts.address {
+            Some(address) => Next::new(vec![Node {
+                id: address.clone(),
+                address: address.clone(),
+                metadata: Default::default(),
+            }]),
+            None => self.inner.selector.select(service, &opts.select).await?,
+        };
+        let path = grpc_path(service, endpoint);
+        let mut last_error = None;
+        for attempt in 0..=retries {
+            let wait = backoff(attempt);
+            if !wait.is_zero() {
+                if Instant::now() + wait >= deadline {
+                    break;
+                }
+                tokio::time::sleep(wait).await;
+            }
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            if remaining.is_zero() {
+                break;
+            }
+            let Some(node) = next.next_node() else {
+                break;
+            };
+            let result = self
+                .attempt(node, &path, codec, body.clone(), remaining, &opts.metadata)
+                .await
+                .map_err(|e| describe(e, service, endpoint, node, timeout));
+            match result {
+                Ok(reply) => {
+                    self.inner.selector.mark(service, node, Outcome::Succeeded);
+                    return Ok(reply);
+                }
+                Err(err) => {
+                    self.inner.selector.mark(service, node, err.outcome());
+                    let retry = should_retry(&err);
+                    tracing::debug!(service, endpoint, node = %node.address, attempt, retry, error = %err, "call failed");
+                    if !retry {
+                        return Err(err.into_error());
+                    }
+                    last_error = Some(err.into_error());
+                }
+            }
+        }
+        Err(last_error.unwrap_or_else(|| {
+            Error::timeout(
+                CLIENT_ID,
+                format!("call to {service}.{endpoint} timed out after {timeout:?}"),
+            )
+        }))
+    }
+
+    /// One attempt against one node.
+    async fn attempt(
+        &self,
+        node: &Node,
+        path: &http::uri::PathAndQuery,
+        codec: Codec,
+        body: Bytes,
+        remaining: Duration,
+        metadata: &Metadata,
+    ) -> Result<Bytes, CallError> {
+        let (mut grpc, request) = self.prepare(node, body, Some(remaining), metadata, codec)?;
+        let call = async {
+            grpc.ready()
+                .await
+                .map_err(|e| tonic::Status::from_error(Box::new(e)))?;
+            grpc.unary(request, path.clone(), FrameCodec).await
+        };
+        match tokio::time::timeout(remaining, call).await {
+            Err(_) => Err(CallError::Call(Error::timeout(
+                CLIENT_ID,
+                "deadline exceeded",
+            ))),
+            Ok(Ok(reply)) => Ok(reply.into_inner()),
+            Ok(Err(status)) => Err(classify(&status)),
+        }
+    }
+}
