@@ -2,7 +2,7 @@
 //! `list_services` with 1,000 services in the memory registry and in a real etcd.
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use micro::registry::{EtcdRegistry, MemoryRegistry, Node, RegisterOptions, Registry, Service};
+use micro::registry::{MemoryRegistry, Node, RegisterOptions, Registry, Service};
 use micro::selector::{RegistrySelector, SelectOptions, Selector};
 use std::sync::Arc;
 
@@ -32,12 +32,12 @@ fn registries(c: &mut Criterion) {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let etcd = micro_tests::Etcd::start();
     let memory: Arc<dyn Registry> = Arc::new(MemoryRegistry::new());
-    let etcd_registry: Arc<dyn Registry> = Arc::new(EtcdRegistry::new([etcd.address()]));
+    // As services get it from `--registry=etcd`: behind the cache.
+    let etcd_registry = micro::registry::by_name("etcd", Some(&etcd.address())).unwrap();
     rt.block_on(fill(memory.as_ref(), 1_000));
     rt.block_on(fill(etcd_registry.as_ref(), 1_000));
 
     for (name, registry) in [("memory", &memory), ("etcd", &etcd_registry)] {
-        // The selector wraps etcd in the cache; memory answers locally.
         let selector = RegistrySelector::new(Arc::clone(registry));
         let opts = SelectOptions::default();
         rt.block_on(selector.select("go.micro.srv.bench0001", &opts))

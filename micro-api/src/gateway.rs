@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use http::{header, HeaderMap, StatusCode};
 use http_body_util::BodyExt;
+use micro::codec::Codec;
 use micro::registry::Registry;
 use micro::{CallOptions, Client, Error};
 use std::sync::Arc;
@@ -32,7 +33,7 @@ pub(crate) struct Gateway {
 pub(crate) fn json_response(status: StatusCode, value: &serde_json::Value) -> Response {
     (
         status,
-        [(header::CONTENT_TYPE, "application/json")],
+        [(header::CONTENT_TYPE, Codec::Json.content_type())],
         value.to_string(),
     )
         .into_response()
@@ -52,7 +53,12 @@ pub fn error_response(err: &Error) -> Response {
             .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
     };
     let body = serde_json::to_string(err).unwrap_or_default();
-    (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+    (
+        status,
+        [(header::CONTENT_TYPE, Codec::Json.content_type())],
+        body,
+    )
+        .into_response()
 }
 
 /// Reads the body, refusing more than `max` bytes (by Content-Length first, without reading).

@@ -46,7 +46,6 @@ use std::sync::Arc;
 /// The gateway as an axum router.
 pub fn router(client: Client, registry: Arc<dyn Registry>, options: Options) -> axum::Router {
     let cors = options.enable_cors;
-    let registry = micro::registry::cached(registry);
     let gateway = Arc::new(Gateway {
         client,
         routes: routes::Table::watch(Arc::clone(&registry)),

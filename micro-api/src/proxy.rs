@@ -32,7 +32,10 @@ pub(crate) async fn proxy(
     let service = resolve::service_of(&path, &gw.options.namespace)
         .ok_or_else(|| Error::not_found(API_ID, "no service in the path"))?;
     let mut nodes: Vec<_> = match gw.registry.get_service(&service).await {
-        Ok(versions) => versions.into_iter().flat_map(|v| v.nodes).collect(),
+        Ok(versions) => versions
+            .iter()
+            .flat_map(|v| v.nodes.iter().cloned())
+            .collect(),
         Err(micro::registry::RegistryError::NotFound) => {
             return Err(Error::not_found(
                 API_ID,

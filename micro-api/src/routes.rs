@@ -3,12 +3,14 @@
 //! resolution. A path is a template (`/greeter/{name}`, captures become request fields) or a
 //! regex (`^/count/(?P<count>[0-9]+)$`, named groups become fields).
 
-use micro::registry::Registry;
-use std::sync::{Arc, RwLock};
+use futures::StreamExt;
+use micro::registry::{Registry, RegistryError, WatchOptions, Watcher};
+use std::collections::BTreeMap;
+use std::sync::{Arc, RwLock, Weak};
 use std::time::Duration;
 
-/// How often the route table is rebuilt from the registry.
-const REFRESH: Duration = Duration::from_secs(1);
+/// How long to wait before watching again after the registry's watch failed.
+const RETRY: Duration = Duration::from_secs(1);
 
 #[derive(Debug, Clone)]
 enum Pattern {
@@ -40,31 +42,24 @@ pub enum Match {
     MethodNotAllowed(Vec<String>),
 }
 
-/// The route table, rebuilt in the background from the registry.
+/// Declared routes by service name, in name order.
+type Routes = BTreeMap<String, Vec<Declared>>;
+
+/// The route table, kept current by the registry's watch.
 #[derive(Debug, Clone, Default)]
 pub struct Table {
-    routes: Arc<RwLock<Vec<Declared>>>,
+    routes: Arc<RwLock<Routes>>,
 }
 
 impl Table {
-    /// A table kept current from `registry` by a background task (inside a tokio runtime).
+    /// A table kept current from `registry` by a background task (inside a tokio runtime):
+    /// built whole when the watch starts, then each service's routes again when an event names
+    /// it. Give it the registry the gateway calls through (etcd behind its cache), so it shares
+    /// that registry's one watch.
     pub fn watch(registry: Arc<dyn Registry>) -> Self {
         let table = Table::default();
         if let Ok(rt) = tokio::runtime::Handle::try_current() {
-            let routes = Arc::downgrade(&table.routes);
-            rt.spawn(async move {
-                loop {
-                    let built = build(registry.as_ref()).await;
-                    let Some(routes) = routes.upgrade() else {
-                        return;
-                    };
-                    if let Some(built) = built {
-                        *routes.write().unwrap_or_else(|e| e.into_inner()) = built;
-                    }
-                    drop(routes);
-                    tokio::time::sleep(REFRESH).await;
-                }
-            });
+            rt.spawn(follow(Arc::downgrade(&table.routes), registry));
         }
         table
     }
@@ -73,7 +68,7 @@ impl Table {
     pub fn find(&self, method: &str, host: &str, path: &str) -> Option<Match> {
         let routes = self.routes.read().unwrap_or_else(|e| e.into_inner());
         let mut allowed = Vec::new();
-        for route in routes.iter() {
+        for route in routes.values().flatten() {
             if !route.hosts.is_empty()
                 && !route
                     .hosts
@@ -107,13 +102,77 @@ fn list(v: Option<&String>) -> Vec<String> {
     .unwrap_or_default()
 }
 
-async fn build(registry: &dyn Registry) -> Option<Vec<Declared>> {
-    let names = micro::describe::service_names(registry).await.ok()?;
-    let mut routes = Vec::new();
-    for name in names.iter().filter(|n| !n.starts_with("topic:")) {
-        let Ok(versions) = registry.get_service(name).await else {
-            continue;
+/// Watches `registry` for as long as the table lives: the whole table again whenever a watch
+/// starts (nothing is missed in between: the watch is open before the table is read), then
+/// one service at a time.
+async fn follow(routes: Weak<RwLock<Routes>>, registry: Arc<dyn Registry>) {
+    while routes.strong_count() > 0 {
+        if let Ok(watcher) = registry.watch(WatchOptions::default()).await {
+            // A registry that watches but cannot list is retried like a failed watch.
+            if let Some(built) = build(registry.as_ref()).await {
+                let Some(table) = routes.upgrade() else {
+                    return;
+                };
+                *table.write().unwrap_or_else(|e| e.into_inner()) = built;
+                drop(table);
+                apply_events(&routes, registry.as_ref(), watcher).await;
+            }
+        }
+        tokio::time::sleep(RETRY).await;
+    }
+}
+
+/// Rebuilds the routes of each service an event names, until the watch ends or fails.
+async fn apply_events(
+    routes: &Weak<RwLock<Routes>>,
+    registry: &dyn Registry,
+    mut watcher: Watcher,
+) {
+    while let Some(Ok(event)) = watcher.next().await {
+        let name = event.service.name;
+        let declared = service_routes(registry, &name).await;
+        let Some(table) = routes.upgrade() else {
+            return;
         };
+        let mut table = table.write().unwrap_or_else(|e| e.into_inner());
+        match declared {
+            Ok(declared) if !declared.is_empty() => {
+                table.insert(name, declared);
+            }
+            Ok(_) | Err(RegistryError::NotFound) => {
+                table.remove(&name);
+            }
+            // Keep what was known; the next event or watch brings it up to date.
+            Err(_) => {}
+        }
+    }
+}
+
+/// Every declared route of every service; `None` if the registry cannot list them.
+async fn build(registry: &dyn Registry) -> Option<Routes> {
+    let names = micro::describe::service_names(registry).await.ok()?;
+    let mut routes = Routes::new();
+    for name in names {
+        if let Ok(declared) = service_routes(registry, &name).await {
+            if !declared.is_empty() {
+                routes.insert(name, declared);
+            }
+        }
+    }
+    Some(routes)
+}
+
+/// The routes the endpoints of `name` declare (none for a broker topic).
+async fn service_routes(
+    registry: &dyn Registry,
+    name: &str,
+) -> Result<Vec<Declared>, RegistryError> {
+    if name.starts_with("topic:") {
+        return Ok(Vec::new());
+    }
+    let versions = registry.get_service(name).await?;
+    let mut routes = Vec::new();
+    {
         for endpoint in versions.iter().flat_map(|v| v.endpoints.iter()) {
             let Some(paths) = endpoint.metadata.get("path") else {
                 continue;
@@ -131,7 +190,7 @@ async fn build(registry: &dyn Registry) -> Option<Vec<Declared>> {
                 })
                 .collect();
             routes.push(Declared {
-                service: name.clone(),
+                service: name.to_string(),
                 endpoint: endpoint
                     .metadata
                     .get("endpoint")
@@ -148,7 +207,7 @@ async fn build(registry: &dyn Registry) -> Option<Vec<Declared>> {
             });
         }
     }
-    Some(routes)
+    Ok(routes)
 }
 
 fn pattern(p: &str) -> Result<Pattern, regex::Error> {

@@ -91,18 +91,8 @@ async fn rpc(
     };
     let opts = call_options(&parts.headers);
 
-    let proto = matches!(
-        content_type(&parts.headers)
-            .split(';')
-            .next()
-            .unwrap_or("")
-            .trim(),
-        "application/grpc"
-            | "application/protobuf"
-            | "application/octet-stream"
-            | "application/x-protobuf"
-    );
-    if proto {
+    // Protobuf passes through as it came; anything else is taken as JSON (and checked).
+    if Codec::from_content_type(content_type(&parts.headers)) == Some(Codec::Proto) {
         let reply = gw
             .client
             .call_raw(&route.service, &route.endpoint, Codec::Proto, body, opts)
@@ -110,12 +100,12 @@ async fn rpc(
         if reply.is_empty() {
             return Ok(StatusCode::NO_CONTENT.into_response());
         }
-        return Ok(([(header::CONTENT_TYPE, "application/protobuf")], reply).into_response());
+        return Ok(([(header::CONTENT_TYPE, Codec::Proto.content_type())], reply).into_response());
     }
 
     let versions = gw
         .registry
-        .lookup(&route.service)
+        .get_service(&route.service)
         .await
         .map_err(|e| match e {
             micro::registry::RegistryError::NotFound => {
@@ -149,7 +139,7 @@ async fn rpc(
         } else {
             reply
         };
-        return Ok(([(header::CONTENT_TYPE, "application/json")], reply).into_response());
+        return Ok(([(header::CONTENT_TYPE, Codec::Json.content_type())], reply).into_response());
     }
     let schema = endpoint.and_then(|e| e.request.as_ref());
     let mut request = if blank {

@@ -21,7 +21,7 @@ use crate::config::Config;
 use crate::flags::Flags;
 use crate::registry::{Metadata, Registry};
 use crate::server::{
-    Endpoint, Handler, RunningServer, Server, ServerOptions, Subscriber, SubscriberEndpoint,
+    Handler, HandlerEndpoint, RunningServer, Server, ServerOptions, Subscriber, SubscriberEndpoint,
 };
 use crate::server::{DEFAULT_DRAIN_TIMEOUT, DEFAULT_MAX_MESSAGE_SIZE};
 use crate::Error;
@@ -192,7 +192,7 @@ pub struct ServiceBuilder {
     registry: Option<Arc<dyn Registry>>,
     client: Option<Client>,
     handlers: Vec<Arc<dyn Handler>>,
-    endpoints: Vec<Endpoint>,
+    endpoints: Vec<HandlerEndpoint>,
     broker: Option<Arc<dyn Broker>>,
     subscribers: Vec<(String, Arc<dyn Subscriber>, SubscribeOptions)>,
     register_ttl: Option<Duration>,
@@ -284,7 +284,7 @@ impl ServiceBuilder {
     }
 
     /// Serves one endpoint built by hand.
-    pub fn endpoint(mut self, endpoint: Endpoint) -> Self {
+    pub fn endpoint(mut self, endpoint: HandlerEndpoint) -> Self {
         self.endpoints.push(endpoint);
         self
     }

@@ -303,7 +303,8 @@ async fn sigkill_leaves_with_the_ttl_and_sigterm_at_once() {
 #[tokio::test]
 async fn the_cache_serves_while_etcd_is_down_and_catches_up_after() {
     let mut etcd = Etcd::start();
-    let registry: Arc<dyn Registry> = Arc::new(EtcdRegistry::new([etcd.address()]));
+    // As a service gets it from `--registry=etcd`: behind the cache.
+    let registry = micro::registry::by_name("etcd", Some(&etcd.address())).unwrap();
     let start = |instance: &str| {
         micro::Service::builder()
             .flags(micro::Flags::default())
@@ -372,7 +373,8 @@ async fn the_cache_serves_while_etcd_is_down_and_catches_up_after() {
 #[tokio::test]
 async fn a_thousand_calls_make_a_handful_of_etcd_requests() {
     let etcd = Etcd::start();
-    let registry: Arc<dyn Registry> = Arc::new(EtcdRegistry::new([etcd.address()]));
+    // As a service gets it from `--registry=etcd`: behind the cache.
+    let registry = micro::registry::by_name("etcd", Some(&etcd.address())).unwrap();
     let svc = micro_tests::start(registry.clone(), TestHandler::default()).await;
     let client = Client::new(registry);
     let before = etcd.range_requests();

@@ -59,7 +59,7 @@ async fn register_get_list_deregister_watch() {
         .await
         .unwrap();
     // Answers arrive over the first second: wait (bounded) until every node is in.
-    let mut found = Vec::new();
+    let mut found = Default::default();
     for _ in 0..60 {
         found = observer
             .get_service("go.micro.srv.mdns")
@@ -155,7 +155,7 @@ async fn a_record_with_fifty_endpoints_round_trips() {
         .unwrap();
     let observer = registry();
     let found = observer.get_service("go.micro.srv.big").await.unwrap();
-    assert_eq!(found, vec![big]);
+    assert_eq!(*found, vec![big]);
 }
 
 // Multi-threaded: the test blocks a thread waiting for the child while the client's

@@ -21,7 +21,7 @@ async fn the_record_has_node_metadata_and_endpoint_schemas() {
         .start()
         .await
         .unwrap();
-    let record = reg.get_service(SERVICE).await.unwrap().remove(0);
+    let record = reg.get_service(SERVICE).await.unwrap()[0].clone();
     assert_eq!(
         (record.name.as_str(), record.version.as_str()),
         (SERVICE, "1.2.0")

@@ -33,7 +33,7 @@ impl Registry for Probe {
         *self.listening_at_deregister.lock().unwrap() = Some(listening);
         self.inner.deregister(s).await
     }
-    async fn get_service(&self, n: &str) -> Result<Vec<Service>, RegistryError> {
+    async fn get_service(&self, n: &str) -> Result<Arc<Vec<Service>>, RegistryError> {
         self.inner.get_service(n).await
     }
     async fn list_services(&self) -> Result<Vec<Service>, RegistryError> {

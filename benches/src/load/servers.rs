@@ -69,7 +69,8 @@ pub async fn serve(kind: &str, args: &[String]) -> Result<(), String> {
                 records: registry
                     .get_service(SERVICE)
                     .await
-                    .map_err(|e| e.to_string())?,
+                    .map_err(|e| e.to_string())?
+                    .to_vec(),
             };
             service = Some(running);
             ready

@@ -42,10 +42,9 @@ pub struct HttpBroker {
 }
 
 struct Inner {
-    /// Where subscriptions are registered.
+    /// Where subscriptions are registered and publishers look them up (etcd comes behind the
+    /// cache from `registry::by_name`, so a publish makes no registry round trip).
     registry: Arc<dyn Registry>,
-    /// Where publishers look them up: the same registry behind the cache.
-    lookup: Arc<dyn Registry>,
     /// Where to listen for deliveries (`127.0.0.1:0` by default).
     listen: String,
     /// The delivery server, started by the first subscription.
@@ -88,7 +87,6 @@ impl HttpBroker {
             .build_http();
         HttpBroker {
             inner: Arc::new(Inner {
-                lookup: crate::registry::cached(Arc::clone(&registry)),
                 registry,
                 listen: address.to_string(),
                 server: OnceCell::new(),
@@ -295,7 +293,7 @@ impl Broker for HttpBroker {
     async fn publish(&self, topic: &str, message: Message) -> Result<(), BrokerError> {
         let services = match self
             .inner
-            .lookup
+            .registry
             .get_service(&format!("topic:{topic}"))
             .await
         {
@@ -306,7 +304,7 @@ impl Broker for HttpBroker {
         };
         let body = Bytes::from(serde_json::to_vec(&message).map_err(backend)?);
         let mut deliveries = Vec::new();
-        for service in services {
+        for service in services.iter() {
             let this = self.clone();
             let body = body.clone();
             let topic = topic.to_string();

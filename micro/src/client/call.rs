@@ -1,7 +1,7 @@
 //! Unary calls: typed, JSON, or bytes already encoded; one overall deadline, the selector's
 //! nodes in turn, and a retry on the next node for failures worth retrying.
 
-use super::error::{classify, describe};
+use super::error::{classify, Attempted};
 use super::wire::grpc_path;
 use super::{exponential_backoff, should_retry, CallError, CallOptions, Client, CLIENT_ID};
 use crate::codec::{Codec, FrameCodec, Message};
@@ -108,8 +108,13 @@ impl Client {
             };
             let result = self
                 .attempt(node, &path, codec, body.clone(), remaining, &opts.metadata)
-                .await
-                .map_err(|e| describe(e, service, endpoint, node, timeout));
+                .await;
+            let call = Attempted {
+                service,
+                endpoint,
+                node: &node.address,
+                timeout,
+            };
             match result {
                 Ok(reply) => {
                     self.inner.selector.mark(service, node, Outcome::Succeeded);
@@ -120,17 +125,20 @@ impl Client {
                     let retry = should_retry(&err);
                     tracing::debug!(service, endpoint, node = %node.address, attempt, retry, error = %err, "call failed");
                     if !retry {
-                        return Err(err.into_error());
+                        return Err(err.into_error(&call));
                     }
-                    last_error = Some(err.into_error());
+                    last_error = Some(err.into_error(&call));
                 }
             }
         }
+        // Out of attempts or of time: the last failure says why, or the deadline does.
         Err(last_error.unwrap_or_else(|| {
-            Error::timeout(
-                CLIENT_ID,
-                format!("call to {service}.{endpoint} timed out after {timeout:?}"),
-            )
+            CallError::DeadlineExceeded.into_error(&Attempted {
+                service,
+                endpoint,
+                node: "",
+                timeout,
+            })
         }))
     }
 
@@ -152,10 +160,7 @@ impl Client {
             grpc.unary(request, path.clone(), FrameCodec).await
         };
         match tokio::time::timeout(remaining, call).await {
-            Err(_) => Err(CallError::Call(Error::timeout(
-                CLIENT_ID,
-                "deadline exceeded",
-            ))),
+            Err(_) => Err(CallError::DeadlineExceeded),
             Ok(Ok(reply)) => Ok(reply.into_inner()),
             Ok(Err(status)) => Err(classify(&status)),
         }

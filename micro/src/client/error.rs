@@ -2,20 +2,31 @@
 //! node could not be reached, one from the node is its answer.
 
 use super::CLIENT_ID;
-use crate::registry::Node;
 use crate::selector::Outcome;
 use crate::Error;
 use std::time::Duration;
 
-/// Why one attempt failed: the node could not be reached, or it answered with an error.
+/// Why one attempt failed: the node could not be reached, the deadline passed, or the node
+/// answered with an error.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum CallError {
-    /// No connection to the node (refused, reset, unreachable).
+    /// No connection to the node (refused, reset, unreachable); the transport's words.
     #[error("{0}")]
-    Connect(Error),
-    /// The call reached the node and failed there, or ran out of time.
+    Connect(String),
+    /// The call's deadline passed before the node answered.
+    #[error("deadline exceeded")]
+    DeadlineExceeded,
+    /// The call reached the node and failed there.
     #[error("{0}")]
     Call(Error),
+}
+
+/// The call an attempt belonged to, named in the errors the client makes itself.
+pub(super) struct Attempted<'a> {
+    pub(super) service: &'a str,
+    pub(super) endpoint: &'a str,
+    pub(super) node: &'a str,
+    pub(super) timeout: Duration,
 }
 
 impl CallError {
@@ -23,14 +34,26 @@ impl CallError {
     pub fn outcome(&self) -> Outcome {
         match self {
             CallError::Connect(_) => Outcome::Unreachable,
-            CallError::Call(_) => Outcome::Failed,
+            CallError::DeadlineExceeded | CallError::Call(_) => Outcome::Failed,
         }
     }
 
-    /// The error the caller sees.
-    pub fn into_error(self) -> Error {
+    /// The error the caller sees: the node's own, or one the client writes once, naming the
+    /// call.
+    pub(super) fn into_error(self, call: &Attempted<'_>) -> Error {
         match self {
-            CallError::Connect(e) | CallError::Call(e) => e,
+            CallError::Connect(detail) => Error::unavailable(
+                CLIENT_ID,
+                format!("connecting to {} at {}: {detail}", call.service, call.node),
+            ),
+            CallError::DeadlineExceeded => Error::timeout(
+                CLIENT_ID,
+                format!(
+                    "call to {}.{} timed out after {:?}",
+                    call.service, call.endpoint, call.timeout
+                ),
+            ),
+            CallError::Call(e) => e,
         }
     }
 }
@@ -49,7 +72,7 @@ pub(super) fn classify(status: &tonic::Status) -> CallError {
             .and_then(|io| io.get_ref());
         if e.is::<tonic::TimeoutExpired>() || inner.is_some_and(|i| i.is::<tonic::TimeoutExpired>())
         {
-            return CallError::Call(Error::timeout(CLIENT_ID, "deadline exceeded"));
+            return CallError::DeadlineExceeded;
         }
         source = e.source();
     }
@@ -58,31 +81,9 @@ pub(super) fn classify(status: &tonic::Status) -> CallError {
         tonic::Code::Unavailable | tonic::Code::Unknown | tonic::Code::Cancelled
     );
     if from_transport && unreachable {
-        CallError::Connect(Error::unavailable(CLIENT_ID, status.message()))
+        CallError::Connect(status.message().to_string())
     } else {
         CallError::Call(Error::from_status(CLIENT_ID, status))
-    }
-}
-
-/// Names the call in errors the client made itself, so they say what failed where.
-pub(super) fn describe(
-    err: CallError,
-    service: &str,
-    endpoint: &str,
-    node: &Node,
-    timeout: Duration,
-) -> CallError {
-    let reword = |e: Error, detail: String| Error { detail, ..e };
-    match err {
-        CallError::Connect(e) => {
-            let detail = format!("connecting to {service} at {}: {}", node.address, e.detail);
-            CallError::Connect(reword(e, detail))
-        }
-        CallError::Call(e) if e.is_from_client() && e.is_timeout() => {
-            let detail = format!("call to {service}.{endpoint} timed out after {timeout:?}");
-            CallError::Call(reword(e, detail))
-        }
-        other => other,
     }
 }
 
@@ -93,12 +94,34 @@ mod tests {
     #[test]
     fn tonic_timeouts_are_timeouts_not_connection_errors() {
         let status = tonic::Status::from_error(Box::new(tonic::TimeoutExpired(())));
-        assert!(matches!(classify(&status), CallError::Call(e) if e.code == 408));
+        assert!(matches!(classify(&status), CallError::DeadlineExceeded));
         let wrapped =
             tonic::Status::from_error(Box::new(std::io::Error::other(tonic::TimeoutExpired(()))));
         assert!(
-            matches!(classify(&wrapped), CallError::Call(e) if e.code == 408),
+            matches!(classify(&wrapped), CallError::DeadlineExceeded),
             "{wrapped:?}"
+        );
+    }
+
+    #[test]
+    fn the_final_error_names_the_call() {
+        let call = Attempted {
+            service: "greeter",
+            endpoint: "Say.Hello",
+            node: "127.0.0.1:1",
+            timeout: Duration::from_secs(2),
+        };
+        let timeout = CallError::DeadlineExceeded.into_error(&call);
+        assert!(timeout.is_timeout() && timeout.is_from_client());
+        assert_eq!(
+            timeout.detail,
+            "call to greeter.Say.Hello timed out after 2s"
+        );
+        let refused = CallError::Connect("connection refused".into()).into_error(&call);
+        assert_eq!(refused.code, 503);
+        assert_eq!(
+            refused.detail,
+            "connecting to greeter at 127.0.0.1:1: connection refused"
         );
     }
 

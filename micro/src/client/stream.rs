@@ -4,7 +4,7 @@
 //! consumed). Streams have no deadline unless [`CallOptions::timeout`] sets one; with one, the
 //! stream ends with a 408 when it passes.
 
-use super::error::{classify, describe};
+use super::error::{classify, Attempted};
 use super::wire::grpc_path;
 use super::{CallError, CallOptions, Client, CLIENT_ID};
 use crate::codec::{Codec, FrameCodec, Message};
@@ -123,15 +123,6 @@ impl Client {
         let result = self
             .open(&node, service, endpoint, codec, requests, &opts)
             .await;
-        let result = result.map_err(|e| {
-            describe(
-                e,
-                service,
-                endpoint,
-                &node,
-                opts.timeout.unwrap_or_default(),
-            )
-        });
         match result {
             Ok(frames) => {
                 self.inner.selector.mark(service, &node, Outcome::Succeeded);
@@ -144,7 +135,12 @@ impl Client {
             }
             Err(err) => {
                 self.inner.selector.mark(service, &node, err.outcome());
-                Err(err.into_error())
+                Err(err.into_error(&Attempted {
+                    service,
+                    endpoint,
+                    node: &node.address,
+                    timeout: opts.timeout.unwrap_or_default(),
+                }))
             }
         }
     }
@@ -170,7 +166,7 @@ impl Client {
         let opened = match opts.timeout {
             Some(t) => tokio::time::timeout(t, opened)
                 .await
-                .map_err(|_| CallError::Call(Error::timeout(CLIENT_ID, "deadline exceeded")))?,
+                .map_err(|_| CallError::DeadlineExceeded)?,
             None => opened.await,
         };
         match opened {

@@ -10,11 +10,11 @@ mod proto;
 pub use self::bytes::FrameCodec;
 
 use crate::schema::Schema;
+use ::bytes::{Bytes, BytesMut};
+use serde::{de::DeserializeOwned, Serialize};
 
 /// Default largest message sent or received, by clients and servers alike (gRPC's 4 MiB).
 pub const DEFAULT_MAX_MESSAGE_SIZE: usize = 4 * 1024 * 1024;
-use ::bytes::{Bytes, BytesMut};
-use serde::{de::DeserializeOwned, Serialize};
 
 /// A message micro can send: protobuf (prost), proto3 JSON (serde) and a registry schema.
 ///
@@ -55,10 +55,14 @@ pub enum CodecError {
 impl Codec {
     /// The codec for a content type (parameters after `;` are ignored); `None` if unsupported.
     ///
+    /// This is the one list of content types micro understands: servers, brokers and the gateway
+    /// all ask it.
+    ///
     /// ```
     /// use micro::codec::Codec;
     /// assert_eq!(Codec::from_content_type("application/grpc+json"), Some(Codec::Json));
     /// assert_eq!(Codec::from_content_type("application/grpc"), Some(Codec::Proto));
+    /// assert_eq!(Codec::from_content_type("application/json; charset=utf-8"), Some(Codec::Json));
     /// assert_eq!(Codec::from_content_type("text/plain"), None);
     /// ```
     pub fn from_content_type(content_type: &str) -> Option<Codec> {
@@ -68,6 +72,7 @@ impl Codec {
             | "application/grpc+proto"
             | "application/protobuf"
             | "application/x-protobuf"
+            | "application/octet-stream"
             | "application/proto" => Some(Codec::Proto),
             "application/grpc+json" | "application/json" => Some(Codec::Json),
             _ => None,

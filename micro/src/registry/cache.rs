@@ -4,6 +4,9 @@
 //! keeps every cached service current, so a steady stream of calls makes no registry round
 //! trips. When the backend goes away the cache keeps answering from what it knew (logging the
 //! outage once), and when it returns the cache refetches everything it holds to catch up.
+//!
+//! Watching the cache shares that one watch: each event reaches the cache's watchers after the
+//! cache has applied it, so a watcher that looks the service up sees the change.
 
 use super::{
     Action, Event, RegisterOptions, Registry, RegistryError, Service, WatchOptions, Watcher,
@@ -13,7 +16,12 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock, Weak};
 use std::time::Duration;
+use tokio::sync::broadcast;
 
+/// Events kept for a slow watcher of the cache before it is told it fell behind.
+const WATCH_BACKLOG: usize = 1024;
+/// How long watching the cache waits for the backend's watch to come up.
+const WATCH_START: Duration = Duration::from_secs(10);
 const FIRST_RETRY: Duration = Duration::from_millis(250);
 const MAX_RETRY: Duration = Duration::from_secs(5);
 
@@ -24,7 +32,7 @@ pub struct CacheRegistry {
     state: Arc<State>,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct State {
     /// Looked-up services by name: every version with its nodes (empty once all left).
     services: RwLock<HashMap<String, Arc<Vec<Service>>>>,
@@ -34,6 +42,24 @@ struct State {
     fresh: AtomicBool,
     /// Whether an outage was logged and not yet followed by a recovery.
     outage_logged: AtomicBool,
+    /// The backend's events, each sent once applied; a failed backend watch is sent as an
+    /// error, so watchers know they may have missed changes.
+    events: broadcast::Sender<Result<Event, RegistryError>>,
+    /// Woken when the backend's watch comes up or fails.
+    changed: tokio::sync::Notify,
+}
+
+impl Default for State {
+    fn default() -> Self {
+        State {
+            services: RwLock::default(),
+            watching: AtomicBool::default(),
+            fresh: AtomicBool::default(),
+            outage_logged: AtomicBool::default(),
+            events: broadcast::channel(WATCH_BACKLOG).0,
+            changed: tokio::sync::Notify::new(),
+        }
+    }
 }
 
 impl CacheRegistry {
@@ -71,6 +97,7 @@ impl CacheRegistry {
 impl State {
     fn outage(&self, what: &str, error: &RegistryError) {
         self.fresh.store(false, Ordering::Release);
+        self.changed.notify_waiters();
         if !self.outage_logged.swap(true, Ordering::AcqRel) {
             tracing::warn!(%error, "registry unreachable ({what}); answering lookups from the cache until it is back");
         }
@@ -78,6 +105,7 @@ impl State {
 
     fn recovered(&self) {
         self.fresh.store(true, Ordering::Release);
+        self.changed.notify_waiters();
         if self.outage_logged.swap(false, Ordering::AcqRel) {
             tracing::info!("registry reachable again; cache refreshed");
         }
@@ -152,9 +180,14 @@ async fn watch_loop(state: Weak<State>, backend: Arc<dyn Registry>) {
                 while let Some(event) = watcher.next().await {
                     let Some(s) = state.upgrade() else { return };
                     match event {
-                        Ok(event) => s.apply(&event),
+                        Ok(event) => {
+                            s.apply(&event);
+                            // Nobody watching the cache is fine.
+                            let _ = s.events.send(Ok(event));
+                        }
                         Err(e) => {
                             s.outage("watch failed", &e);
+                            let _ = s.events.send(Err(e));
                             break;
                         }
                     }
@@ -184,7 +217,7 @@ async fn refresh_all(state: &State, backend: &dyn Registry) -> bool {
         .collect();
     for name in names {
         match backend.get_service(&name).await {
-            Ok(services) => state.store(&name, Arc::new(services)),
+            Ok(services) => state.store(&name, services),
             Err(RegistryError::NotFound) => state.store(&name, Arc::default()),
             Err(e) => {
                 state.outage("refresh failed", &e);
@@ -201,10 +234,6 @@ impl Registry for CacheRegistry {
         self.backend.name()
     }
 
-    fn answers_locally(&self) -> bool {
-        true
-    }
-
     async fn register(
         &self,
         service: &Service,
@@ -217,11 +246,7 @@ impl Registry for CacheRegistry {
         self.backend.deregister(service).await
     }
 
-    async fn get_service(&self, name: &str) -> Result<Vec<Service>, RegistryError> {
-        self.lookup(name).await.map(|services| services.to_vec())
-    }
-
-    async fn lookup(&self, name: &str) -> Result<Arc<Vec<Service>>, RegistryError> {
+    async fn get_service(&self, name: &str) -> Result<Arc<Vec<Service>>, RegistryError> {
         self.ensure_watching();
         let cached = self.cached(name);
         let fresh = self.state.fresh.load(Ordering::Acquire);
@@ -237,7 +262,6 @@ impl Registry for CacheRegistry {
             }
             cached => match self.backend.get_service(name).await {
                 Ok(services) => {
-                    let services = Arc::new(services);
                     self.state.store(name, Arc::clone(&services));
                     Ok(services)
                 }
@@ -260,7 +284,41 @@ impl Registry for CacheRegistry {
         self.backend.list_services().await
     }
 
+    /// The cache's own watch, shared: events of every service (or of `opts.service`), each
+    /// after the cache applied it. A watcher that falls behind by more than 1,024 events, or
+    /// whose events the backend's watch failed to deliver, gets an error and should look again.
     async fn watch(&self, opts: WatchOptions) -> Result<Watcher, RegistryError> {
-        self.backend.watch(opts).await
+        let events = self.state.events.subscribe();
+        // Returned once the backend's watch is up, so no change after this call is missed.
+        let changed = self.state.changed.notified();
+        self.ensure_watching();
+        if !self.state.fresh.load(Ordering::Acquire) {
+            let _ = tokio::time::timeout(WATCH_START, changed).await;
+            if !self.state.fresh.load(Ordering::Acquire) {
+                return Err(RegistryError::Backend {
+                    backend: "cache",
+                    detail: format!("cannot watch {}", self.backend.name()),
+                });
+            }
+        }
+        let stream = futures::stream::unfold(events, |mut events| async move {
+            let item = match events.recv().await {
+                Ok(item) => item,
+                Err(broadcast::error::RecvError::Lagged(missed)) => Err(RegistryError::Backend {
+                    backend: "cache",
+                    detail: format!("the watcher fell behind and missed {missed} events"),
+                }),
+                Err(broadcast::error::RecvError::Closed) => return None,
+            };
+            Some((item, events))
+        });
+        let stream = stream.filter(move |item| {
+            let keep = match (&opts.service, item) {
+                (Some(name), Ok(event)) => &event.service.name == name,
+                _ => true,
+            };
+            futures::future::ready(keep)
+        });
+        Ok(stream.boxed())
     }
 }

@@ -13,6 +13,7 @@ use etcd_client::{
 };
 use futures::StreamExt;
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{Mutex, OnceCell};
 
@@ -381,12 +382,12 @@ impl Registry for EtcdRegistry {
         Ok(())
     }
 
-    async fn get_service(&self, name: &str) -> Result<Vec<Service>, RegistryError> {
+    async fn get_service(&self, name: &str) -> Result<Arc<Vec<Service>>, RegistryError> {
         let services = merge_versions(self.records(&service_prefix(name)).await?);
         if services.is_empty() {
             return Err(RegistryError::NotFound);
         }
-        Ok(services)
+        Ok(Arc::new(services))
     }
 
     async fn list_services(&self) -> Result<Vec<Service>, RegistryError> {

@@ -163,10 +163,6 @@ impl Registry for MemoryRegistry {
         "memory"
     }
 
-    fn answers_locally(&self) -> bool {
-        true
-    }
-
     async fn register(
         &self,
         service: &Service,
@@ -258,11 +254,7 @@ impl Registry for MemoryRegistry {
         Ok(())
     }
 
-    async fn get_service(&self, name: &str) -> Result<Vec<Service>, RegistryError> {
-        self.lookup(name).await.map(|services| services.to_vec())
-    }
-
-    async fn lookup(&self, name: &str) -> Result<Arc<Vec<Service>>, RegistryError> {
+    async fn get_service(&self, name: &str) -> Result<Arc<Vec<Service>>, RegistryError> {
         self.expire();
         let services = self
             .inner
@@ -345,14 +337,14 @@ mod tests {
         let r = MemoryRegistry::new();
         let once = RegisterOptions::default();
         r.register(&svc("v1", "a"), once).await.unwrap();
-        let first = r.lookup("go.micro.srv.test").await.unwrap();
-        let again = r.lookup("go.micro.srv.test").await.unwrap();
+        let first = r.get_service("go.micro.srv.test").await.unwrap();
+        let again = r.get_service("go.micro.srv.test").await.unwrap();
         assert!(
             Arc::ptr_eq(&first, &again),
             "an unchanged service is not copied"
         );
         r.register(&svc("v1", "b"), once).await.unwrap();
-        let after = r.lookup("go.micro.srv.test").await.unwrap();
+        let after = r.get_service("go.micro.srv.test").await.unwrap();
         assert_eq!(after[0].nodes.len(), 2, "a new node is seen at once");
         assert_eq!(
             first[0].nodes.len(),
@@ -362,17 +354,17 @@ mod tests {
         r.deregister(&svc("v1", "a")).await.unwrap();
         r.deregister(&svc("v1", "b")).await.unwrap();
         assert_eq!(
-            r.lookup("go.micro.srv.test").await.unwrap_err(),
+            r.get_service("go.micro.srv.test").await.unwrap_err(),
             RegistryError::NotFound
         );
         let ttl = RegisterOptions {
             ttl: Some(Duration::from_millis(50)),
         };
         r.register(&svc("v1", "c"), ttl).await.unwrap();
-        assert!(r.lookup("go.micro.srv.test").await.is_ok());
+        assert!(r.get_service("go.micro.srv.test").await.is_ok());
         tokio::time::sleep(Duration::from_millis(80)).await;
         assert_eq!(
-            r.lookup("go.micro.srv.test").await.unwrap_err(),
+            r.get_service("go.micro.srv.test").await.unwrap_err(),
             RegistryError::NotFound,
             "an expired node is not served from the shared copy"
         );

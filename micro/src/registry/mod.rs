@@ -145,12 +145,6 @@ pub trait Registry: Send + Sync + std::fmt::Debug + 'static {
     /// The registry's name (`memory`, `mdns`, `etcd`), as node metadata shows it.
     fn name(&self) -> &'static str;
 
-    /// True when lookups are answered from this process's memory, so a
-    /// [`CacheRegistry`] in front would only add lag.
-    fn answers_locally(&self) -> bool {
-        false
-    }
-
     /// Adds (or refreshes) the nodes of `service`.
     async fn register(&self, service: &Service, opts: RegisterOptions)
         -> Result<(), RegistryError>;
@@ -159,14 +153,11 @@ pub trait Registry: Send + Sync + std::fmt::Debug + 'static {
     async fn deregister(&self, service: &Service) -> Result<(), RegistryError>;
 
     /// Every version of the service `name`; [`RegistryError::NotFound`] if there is none.
-    async fn get_service(&self, name: &str) -> Result<Vec<Service>, RegistryError>;
-
-    /// [`get_service`](Self::get_service) shared rather than copied: registries that hold their
-    /// records in memory (the cache, the memory registry) hand out the one they hold, so the
-    /// selector's lookup on every call copies no record.
-    async fn lookup(&self, name: &str) -> Result<Arc<Vec<Service>>, RegistryError> {
-        self.get_service(name).await.map(Arc::new)
-    }
+    ///
+    /// Shared, not copied: registries that hold their records in memory (the cache, the memory
+    /// registry) hand out the one they hold, so the selector's lookup on every call copies no
+    /// record.
+    async fn get_service(&self, name: &str) -> Result<Arc<Vec<Service>>, RegistryError>;
 
     /// Every service, sorted by name (records carry name and version; nodes may be empty).
     async fn list_services(&self) -> Result<Vec<Service>, RegistryError>;
@@ -193,7 +184,9 @@ pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(30);
 pub const DEFAULT: &str = KNOWN[0];
 
 /// A registry by name (`mdns`, `etcd`, `memory`) and address. In-process registries are
-/// shared by every caller of one process, so services and clients built separately meet.
+/// shared by every caller of one process, so services and clients built separately meet; etcd,
+/// the one answering over the network, comes behind a [`CacheRegistry`], so calls make no
+/// registry round trips.
 pub fn by_name(name: &str, address: Option<&str>) -> Result<Arc<dyn Registry>, RegistryError> {
     let _ = address;
     match name.trim() {
@@ -202,16 +195,9 @@ pub fn by_name(name: &str, address: Option<&str>) -> Result<Arc<dyn Registry>, R
         #[cfg(feature = "mdns")]
         "mdns" => MdnsRegistry::shared(),
         #[cfg(feature = "etcd")]
-        "etcd" => Ok(Arc::new(EtcdRegistry::from_address(address))),
+        "etcd" => Ok(Arc::new(CacheRegistry::new(Arc::new(
+            EtcdRegistry::from_address(address),
+        )))),
         other => Err(RegistryError::Unknown(other.to_string())),
-    }
-}
-
-/// `registry` behind a [`CacheRegistry`], unless it answers locally already.
-pub fn cached(registry: Arc<dyn Registry>) -> Arc<dyn Registry> {
-    if registry.answers_locally() {
-        registry
-    } else {
-        Arc::new(CacheRegistry::new(registry))
     }
 }

@@ -16,12 +16,13 @@ pub struct RegistrySelector {
 }
 
 impl RegistrySelector {
-    /// A selector over `registry` with the random strategy. Registries that answer over the
-    /// network get a [`CacheRegistry`](crate::registry::CacheRegistry) in front, so calls make
-    /// no registry round trips.
+    /// A selector over `registry` with the random strategy. Every call looks its service up,
+    /// so a registry answering over the network belongs behind a
+    /// [`CacheRegistry`](crate::registry::CacheRegistry), as [`registry::by_name`](crate::registry::by_name)
+    /// puts etcd.
     pub fn new(registry: Arc<dyn Registry>) -> Self {
         RegistrySelector {
-            registry: crate::registry::cached(registry),
+            registry,
             strategy: Strategy::default(),
             counters: Counters::default(),
             blacklist: Blacklist::default(),
@@ -43,7 +44,7 @@ impl RegistrySelector {
 #[async_trait::async_trait]
 impl Selector for RegistrySelector {
     async fn select(&self, service: &str, opts: &SelectOptions) -> Result<Next, SelectError> {
-        let mut services = match self.registry.lookup(service).await {
+        let mut services = match self.registry.get_service(service).await {
             Ok(s) => s,
             Err(RegistryError::NotFound) => return Err(SelectError::NotFound(service.into())),
             Err(e) => return Err(e.into()),

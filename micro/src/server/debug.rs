@@ -1,7 +1,7 @@
 //! What every service answers about itself: `Debug.Health`, `Debug.Stats`, and the standard
 //! `grpc.health.v1.Health/Check`.
 
-use super::Endpoint;
+use super::HandlerEndpoint;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
@@ -75,14 +75,14 @@ fn process_figures() -> (u64, u64) {
 }
 
 /// `Debug.Health` and `Debug.Stats`.
-pub(crate) fn endpoints(stats: Arc<Stats>) -> Vec<Endpoint> {
+pub(crate) fn endpoints(stats: Arc<Stats>) -> Vec<HandlerEndpoint> {
     vec![
-        Endpoint::unary("Debug.Health", |_ctx, _req: proto::HealthRequest| async {
+        HandlerEndpoint::unary("Debug.Health", |_ctx, _req: proto::HealthRequest| async {
             Ok(proto::HealthResponse {
                 status: "ok".into(),
             })
         }),
-        Endpoint::unary("Debug.Stats", move |_ctx, _req: proto::StatsRequest| {
+        HandlerEndpoint::unary("Debug.Stats", move |_ctx, _req: proto::StatsRequest| {
             let stats = Arc::clone(&stats);
             async move { Ok(stats.snapshot()) }
         }),
@@ -90,9 +90,9 @@ pub(crate) fn endpoints(stats: Arc<Stats>) -> Vec<Endpoint> {
 }
 
 /// `grpc.health.v1.Health/Check`: serving while the server runs.
-pub(crate) fn grpc_health_check() -> Endpoint {
+pub(crate) fn grpc_health_check() -> HandlerEndpoint {
     use health::health_check_response::ServingStatus;
-    Endpoint::unary(
+    HandlerEndpoint::unary(
         "Health.Check",
         |_ctx, _req: health::HealthCheckRequest| async {
             Ok(health::HealthCheckResponse {

@@ -16,7 +16,7 @@ use std::sync::Arc;
 /// A type whose methods are endpoints. Implemented by `#[micro::handler]` on an `impl` block.
 pub trait Handler: Send + Sync + 'static {
     /// The endpoints this handler serves, each calling into the shared handler.
-    fn endpoints(self: Arc<Self>) -> Vec<Endpoint>;
+    fn endpoints(self: Arc<Self>) -> Vec<HandlerEndpoint>;
 }
 
 /// A unary endpoint: the request's bytes in, the reply's bytes out, in the request's codec.
@@ -80,7 +80,7 @@ pub(crate) enum Call {
 
 /// One endpoint: its registry description and the function that serves it.
 #[derive(Clone)]
-pub struct Endpoint {
+pub struct HandlerEndpoint {
     pub(crate) info: registry::Endpoint,
     pub(crate) call: Call,
 }
@@ -94,15 +94,15 @@ fn info<Req: Message, Rsp: Message>(name: &str, stream: bool) -> registry::Endpo
     }
 }
 
-impl std::fmt::Debug for Endpoint {
+impl std::fmt::Debug for HandlerEndpoint {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Endpoint")
+        f.debug_struct("HandlerEndpoint")
             .field("name", &self.info.name)
             .finish()
     }
 }
 
-impl Endpoint {
+impl HandlerEndpoint {
     /// A request-response endpoint named `name` (`Handler.Method`) served by `f`.
     ///
     /// The request is decoded with the codec of the call (protobuf or JSON) and the reply
@@ -136,7 +136,7 @@ impl Endpoint {
             }
             .boxed()
         };
-        Endpoint {
+        HandlerEndpoint {
             info: info::<Req, Rsp>(name, false),
             call: Call::Unary(Arc::new(call)),
         }
@@ -246,7 +246,7 @@ impl Endpoint {
             }
             .boxed()
         };
-        Endpoint {
+        HandlerEndpoint {
             info: info::<Req, Rsp>(name, true),
             call: Call::Stream(Arc::new(call)),
         }

@@ -6,12 +6,14 @@
 
 pub mod debug;
 mod grpc;
+mod guard;
 mod handler;
 pub(crate) mod register;
+mod reply_body;
 mod router;
 mod subscriber;
 
-pub use handler::{Endpoint, Handler};
+pub use handler::{Handler, HandlerEndpoint};
 pub use subscriber::{Subscriber, SubscriberEndpoint};
 
 use crate::registry::{Metadata, Registry};
@@ -106,7 +108,7 @@ impl Server {
     }
 
     /// Serves one endpoint.
-    pub fn endpoint(&mut self, endpoint: Endpoint) {
+    pub fn endpoint(&mut self, endpoint: HandlerEndpoint) {
         self.router.add(endpoint);
     }
 

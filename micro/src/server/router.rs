@@ -1,6 +1,6 @@
 //! The router: from a gRPC path to the endpoint that serves it.
 
-use super::handler::Endpoint;
+use super::handler::HandlerEndpoint;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -8,16 +8,16 @@ use std::sync::Arc;
 #[derive(Debug, Default, Clone)]
 pub(crate) struct Router {
     /// Shared: a request holds its endpoint (schemas and all) without copying it.
-    endpoints: HashMap<String, Arc<Endpoint>>,
+    endpoints: HashMap<String, Arc<HandlerEndpoint>>,
     /// Full paths such as `/grpc.health.v1.Health/Check`, which must not clash with a user's
     /// own `Health` handler.
-    exact: HashMap<String, Arc<Endpoint>>,
+    exact: HashMap<String, Arc<HandlerEndpoint>>,
     /// Endpoints the framework serves itself; not listed in the registry.
     internal: Vec<String>,
 }
 
 impl Router {
-    pub fn add(&mut self, endpoint: Endpoint) {
+    pub fn add(&mut self, endpoint: HandlerEndpoint) {
         if self.endpoints.contains_key(endpoint.name()) {
             tracing::warn!(
                 endpoint = endpoint.name(),
@@ -28,17 +28,17 @@ impl Router {
             .insert(endpoint.name().to_string(), Arc::new(endpoint));
     }
 
-    pub fn add_internal(&mut self, endpoint: Endpoint) {
+    pub fn add_internal(&mut self, endpoint: HandlerEndpoint) {
         self.internal.push(endpoint.name().to_string());
         self.add(endpoint);
     }
 
-    pub fn add_exact(&mut self, path: &str, endpoint: Endpoint) {
+    pub fn add_exact(&mut self, path: &str, endpoint: HandlerEndpoint) {
         self.exact.insert(path.to_string(), Arc::new(endpoint));
     }
 
     /// The endpoint for `path` and the name it is known by (`Handler.Method`).
-    pub fn route(&self, path: &str) -> (String, Option<&Arc<Endpoint>>) {
+    pub fn route(&self, path: &str) -> (String, Option<&Arc<HandlerEndpoint>>) {
         if let Some(e) = self.exact.get(path) {
             return (e.name().to_string(), Some(e));
         }

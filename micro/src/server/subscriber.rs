@@ -55,7 +55,7 @@ impl SubscriberEndpoint {
             async move {
                 let topic = message.header(broker::TOPIC).unwrap_or("").to_string();
                 let id = message.header(broker::ID).unwrap_or("").to_string();
-                let content_type = message.header(broker::CONTENT_TYPE).unwrap_or("application/protobuf");
+                let content_type = message.header(broker::CONTENT_TYPE).unwrap_or(Codec::Proto.content_type());
                 let Some(codec) = Codec::from_content_type(content_type) else {
                     tracing::warn!(%topic, %id, subscriber, content_type, "skipping a message of an unsupported content type");
                     return Ok(());

@@ -308,10 +308,6 @@ impl Registry for MdnsRegistry {
         "mdns"
     }
 
-    fn answers_locally(&self) -> bool {
-        true
-    }
-
     async fn register(
         &self,
         service: &Service,
@@ -385,13 +381,13 @@ impl Registry for MdnsRegistry {
         Ok(())
     }
 
-    async fn get_service(&self, name: &str) -> Result<Vec<Service>, RegistryError> {
+    async fn get_service(&self, name: &str) -> Result<Arc<Vec<Service>>, RegistryError> {
         self.complete_view().await;
         let services = self.versions_of(name);
         if services.is_empty() {
             return Err(RegistryError::NotFound);
         }
-        Ok(services)
+        Ok(Arc::new(services))
     }
 
     async fn list_services(&self) -> Result<Vec<Service>, RegistryError> {
