@@ -582,7 +582,7 @@ fn tls_with_a_generated_certificate() {
 #[test]
 fn declared_routes_match_first() {
     let mut s = setup();
-    s.spawn("test-service", &[]);
+    let service = s.spawn("test-service", &[]);
     s.wait_registered("go.micro.test");
     // The routes are in the registry, in go-micro's api metadata.
     let out = Command::new(env!("CARGO_BIN_EXE_micro"))
@@ -646,6 +646,32 @@ fn declared_routes_match_first() {
     let (status, _, body) = curl(&[&format!("http://{api}/test/echo?message=path")]);
     assert_eq!(status, 200, "{body}");
     assert!(body.contains(r#""message":"path""#), "{body}");
+
+    // The table follows the registry: the service stops (and deregisters), its routes go; it
+    // comes back, they return, with no gateway restarted.
+    let echo = format!("http://{api}/echo/back");
+    let until = |want: u16| {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let (status, _, body) = curl(&[&echo]);
+            if status == want || Instant::now() > deadline {
+                break (status, body);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    let stopped = Command::new("kill")
+        .args(["-TERM", &service.to_string()])
+        .status()
+        .unwrap();
+    assert!(stopped.success());
+    let (status, body) = until(404);
+    assert_eq!(status, 404, "{body}");
+    assert!(body.contains("service go.micro.echo not found"), "{body}");
+    s.spawn("test-service", &[]);
+    let (status, body) = until(200);
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains(r#""message":"back""#), "{body}");
 }
 
 #[test]

@@ -322,3 +322,48 @@ impl Registry for CacheRegistry {
         Ok(stream.boxed())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::registry::{MemoryRegistry, Node};
+
+    fn svc(name: &str, node: &str) -> Service {
+        Service {
+            name: name.into(),
+            version: "latest".into(),
+            nodes: vec![Node {
+                id: node.into(),
+                address: "127.0.0.1:1".into(),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn a_watcher_of_the_cache_sees_each_change_after_the_cache_has_it() {
+        let backend: Arc<dyn Registry> = Arc::new(MemoryRegistry::new());
+        let cache = CacheRegistry::new(Arc::clone(&backend));
+        let once = RegisterOptions::default();
+        backend.register(&svc("a", "a1"), once).await.unwrap();
+        assert_eq!(cache.get_service("a").await.unwrap()[0].nodes.len(), 1);
+
+        let mut all = cache.watch(WatchOptions::default()).await.unwrap();
+        let only_b = WatchOptions {
+            service: Some("b".into()),
+        };
+        let mut b = cache.watch(only_b).await.unwrap();
+        backend.register(&svc("a", "a2"), once).await.unwrap();
+        backend.register(&svc("b", "b1"), once).await.unwrap();
+
+        let first = all.next().await.unwrap().unwrap();
+        assert_eq!((first.action, first.service.name.as_str()), (Action::Create, "a"));
+        // Applied before it was sent: the cached record already has the new node.
+        assert_eq!(cache.get_service("a").await.unwrap()[0].nodes.len(), 2);
+        let second = all.next().await.unwrap().unwrap();
+        assert_eq!(second.service.name, "b");
+        // A watch of one service skips the others.
+        assert_eq!(b.next().await.unwrap().unwrap().service.name, "b");
+    }
+}
