@@ -1,3 +1,4 @@
+//! Compiles the examples' protos with micro-build.
 fn main() {
     micro_build::compile(
         &[

@@ -1,3 +1,4 @@
+//! Compiles micro's own protos (go.api, go.micro.debug, grpc.health.v1) with micro-build.
 fn main() {
     micro_build::compile(
         &[

@@ -5,7 +5,12 @@ use prost_types::ServiceDescriptorProto;
 use std::fmt::Write as _;
 
 /// Writes `<Service>Client` for `service` into `code`.
-pub fn write(code: &mut String, service: &ServiceDescriptorProto, package: &str, micro: &str) {
+pub(crate) fn write(
+    code: &mut String,
+    service: &ServiceDescriptorProto,
+    package: &str,
+    micro: &str,
+) {
     let handler = service.name();
     let client = format!("{}Client", names::camel(handler));
     let _ = write!(

@@ -11,7 +11,7 @@ const KEYWORDS: &[&str] = &[
 ];
 
 /// `ping_pong` for `PingPong`, escaped when it is a keyword.
-pub fn snake(s: &str) -> String {
+pub(crate) fn snake(s: &str) -> String {
     let ident = s.to_snake_case();
     match ident.as_str() {
         "self" | "super" | "crate" | "Self" => format!("{ident}_"),
@@ -21,7 +21,7 @@ pub fn snake(s: &str) -> String {
 }
 
 /// `PingPong` for `ping_pong`.
-pub fn camel(s: &str) -> String {
+pub(crate) fn camel(s: &str) -> String {
     let ident = s.to_upper_camel_case();
     if ident == "Self" {
         "Self_".into()
@@ -32,7 +32,12 @@ pub fn camel(s: &str) -> String {
 
 /// The Rust path, relative to the module of `from_package`, of the proto type `full_name`
 /// (`.pkg.Outer.Inner`), given the package that declares it.
-pub fn type_path(full_name: &str, type_package: &str, from_package: &str, micro: &str) -> String {
+pub(crate) fn type_path(
+    full_name: &str,
+    type_package: &str,
+    from_package: &str,
+    micro: &str,
+) -> String {
     if type_package == "google.protobuf" {
         let name = full_name.trim_start_matches(".google.protobuf.");
         return format!("{micro}::__private::pbjson_types::{name}");

@@ -11,12 +11,12 @@ use std::fmt::Write as _;
 const MAX_DEPTH: usize = 3;
 
 /// Every message of the descriptor set by full name (`.pkg.Outer.Inner`).
-pub struct Index<'a> {
+pub(crate) struct Index<'a> {
     messages: HashMap<String, &'a DescriptorProto>,
 }
 
 impl<'a> Index<'a> {
-    pub fn new(fds: &'a FileDescriptorSet) -> Self {
+    pub(crate) fn new(fds: &'a FileDescriptorSet) -> Self {
         let mut messages = HashMap::new();
         for file in &fds.file {
             let prefix = if file.package().is_empty() {
@@ -32,7 +32,7 @@ impl<'a> Index<'a> {
     }
 
     /// Writes `impl Schema for <msg>` and for its nested messages.
-    pub fn write_schema_impls(
+    pub(crate) fn write_schema_impls(
         &self,
         code: &mut String,
         package: &str,

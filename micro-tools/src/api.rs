@@ -5,7 +5,7 @@ use crate::failure::Failure;
 
 /// `micro api` flags.
 #[derive(Debug, Clone, clap::Args)]
-pub struct ApiArgs {
+pub(crate) struct ApiArgs {
     /// Where to listen; `:8080` means every interface.
     #[arg(long, env = "MICRO_API_ADDRESS", default_value = ":8080")]
     pub address: String,
@@ -48,7 +48,7 @@ pub struct ApiArgs {
 }
 
 /// `micro api`: serves the gateway until SIGINT or SIGTERM.
-pub async fn run(env: Env, args: &ApiArgs) -> Result<(), Failure> {
+pub(crate) async fn run(env: Env, args: &ApiArgs) -> Result<(), Failure> {
     let handler = args
         .handler
         .parse::<micro_api::HandlerKind>()

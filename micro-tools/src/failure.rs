@@ -3,14 +3,14 @@
 
 /// A command failed: what to print on stderr, and the exit code.
 #[derive(Debug)]
-pub struct Failure {
+pub(crate) struct Failure {
     pub message: String,
     pub code: i32,
 }
 
 impl Failure {
     /// A failure of the command itself (exit 1).
-    pub fn new(message: impl Into<String>) -> Self {
+    pub(crate) fn new(message: impl Into<String>) -> Self {
         Failure {
             message: message.into(),
             code: 1,
@@ -18,7 +18,7 @@ impl Failure {
     }
 
     /// Arguments that do not make sense (exit 2, as clap's usage errors).
-    pub fn usage(message: impl Into<String>) -> Self {
+    pub(crate) fn usage(message: impl Into<String>) -> Self {
         Failure {
             message: message.into(),
             code: 2,
@@ -27,7 +27,7 @@ impl Failure {
 
     /// Whoever read our output stopped (`micro list services | head -1`): end quietly with the
     /// status of a process that SIGPIPE ended, as other Unix tools do.
-    pub fn closed_output() -> Self {
+    pub(crate) fn closed_output() -> Self {
         Failure {
             message: String::new(),
             code: 128 + 13,
@@ -35,7 +35,7 @@ impl Failure {
     }
 
     /// Writing our output failed: quietly when the reader left, else saying why.
-    pub fn output(e: std::io::Error) -> Self {
+    pub(crate) fn output(e: std::io::Error) -> Self {
         if e.kind() == std::io::ErrorKind::BrokenPipe {
             return Failure::closed_output();
         }
@@ -43,7 +43,7 @@ impl Failure {
     }
 
     /// Prints the message (if any) on stderr; returns the exit code.
-    pub fn report(self) -> i32 {
+    pub(crate) fn report(self) -> i32 {
         if !self.message.is_empty() {
             eprintln!("{}", self.message);
         }

@@ -1,5 +1,5 @@
 //! A service's settings, in layers: go-micro's defaults, then the program's own defaults, then
-//! the `MICRO_*` environment, then the command line ([`Flags`](crate::flags::Flags)).
+//! the `MICRO_*` environment, then the command line ([`Flags`]).
 
 use crate::broker::{self, Broker, BrokerError, HttpBroker};
 use crate::flags::Flags;

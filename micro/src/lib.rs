@@ -3,34 +3,69 @@
 //! Microservices for Rust, after go-micro v2: services that register themselves, find each
 //! other, balance load and talk standard gRPC in protobuf or JSON.
 //!
-//! - [`Service`] — a named server plus client, run until SIGTERM.
-//! - [`Client`] — call any service by name: typed ([`Client::call`]) or JSON
-//!   ([`Client::call_json`]).
-//! - [`registry`] — service discovery; [`selector`] — load balancing.
-//! - [`handler`] — turns an `impl` block into endpoints.
+//! A handler, a service serving it, and a client calling it by name (compiled and run as a
+//! test; `examples/src/bin/greeter.rs` is the same with its own proto):
 //!
-//! ```ignore
-//! // The whole program is examples/src/bin/greeter.rs.
-//! use micro::{Context, Result};
-//!
-//! mod proto {
-//!     micro::include_proto!("go.micro.srv.greeter");
-//! }
+//! ```
+//! use micro::server::debug::proto::{HealthRequest, HealthResponse};
+//! use micro::{CallOptions, Context, Result};
 //!
 //! struct Greeter;
 //!
 //! #[micro::handler]
 //! impl Greeter {
-//!     async fn call(&self, _ctx: &Context, req: proto::Request) -> Result<proto::Response> {
-//!         Ok(proto::Response { msg: format!("Hello {}", req.name) })
+//!     // Endpoint `Greeter.Hello`.
+//!     async fn hello(&self, _ctx: &Context, req: HealthRequest) -> Result<HealthResponse> {
+//!         Ok(HealthResponse { status: format!("hello {}", req.service) })
 //!     }
 //! }
 //!
 //! #[tokio::main]
 //! async fn main() -> Result<()> {
-//!     micro::Service::builder().name("go.micro.srv.greeter").handler(Greeter).build()?.run().await
+//!     // In one process the memory registry is enough; `--registry=etcd` or mDNS between hosts.
+//!     let registry = micro::registry::MemoryRegistry::shared();
+//!     let service = micro::Service::builder()
+//!         .flags(micro::Flags::default()) // not this test's command line
+//!         .name("go.micro.srv.greeter")
+//!         .registry(registry.clone())
+//!         .handler(Greeter)
+//!         .build()?
+//!         .start()
+//!         .await?;
+//!
+//!     let client = micro::Client::new(registry);
+//!     let request = HealthRequest { service: "John".into() };
+//!     let reply: HealthResponse = client
+//!         .call("go.micro.srv.greeter", "Greeter.Hello", &request, CallOptions::default())
+//!         .await?;
+//!     assert_eq!(reply.status, "hello John");
+//!     service.stop().await
 //! }
 //! ```
+//!
+//! ## How a call flows
+//!
+//! The modules stack bottom to top, none importing one above it: [`codec`], [`metadata`] and
+//! [`Error`] → [`registry`] and [`broker`] → [`selector`] and [`config`] → [`client`] and
+//! [`server`] → [`service`].
+//!
+//! 1. [`Client::call`] encodes the request with a [`codec::Codec`] (protobuf, or JSON for
+//!    [`Client::call_json`]).
+//! 2. The [`selector`] looks the service up in the [`registry`] (etcd behind a
+//!    [`registry::CacheRegistry`], so no round trip per call) and picks a node by its strategy,
+//!    skipping nodes that just failed.
+//! 3. The client sends one gRPC request on that node's pooled HTTP/2 connection, with the
+//!    deadline as `grpc-timeout` and the [`metadata`] as headers; failures worth it are retried
+//!    on the next node until the deadline.
+//! 4. The node's [`server`] routes `Handler.Method` to the endpoint the handler macro made,
+//!    decodes with the codec its content type names, and runs the handler with a [`Context`]
+//!    (service, endpoint, metadata, deadline).
+//! 5. The reply, or the handler's [`Error`] as a gRPC status, goes back the same way; streams
+//!    ([`Streaming`], [`ResponseStream`]) do the same frame by frame.
+//!
+//! Events go through a [`broker`] instead: `publish` on one side, a
+//! [`subscriber`](macro@subscriber) on the other. [`config`] and [`Flags`] say which registry,
+//! broker and address a [`Service`] uses.
 
 #![forbid(unsafe_code)]
 

@@ -8,6 +8,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// Types of `proto/test.proto`.
+// Test fixtures, named after their fields; the proto is their description.
+#[allow(missing_docs)]
 pub mod proto {
     micro::include_proto!("go.micro.test");
 }
@@ -15,11 +17,12 @@ pub mod proto {
 /// The test service's name.
 pub const SERVICE: &str = "go.micro.test";
 
-/// The test handler. `instance` tells instances apart; `seen_deadline` records the deadline the
-/// last `Sleep` call saw; `failures` counts `Fail` calls.
+/// The test handler.
 #[derive(Debug, Clone, Default)]
 pub struct TestHandler {
+    /// Tells instances apart in replies.
     pub instance: String,
+    /// The deadline the last `Sleep` call saw (`Some(None)`: it had none).
     pub seen_deadline: Arc<Mutex<Option<Option<Duration>>>>,
     /// How many times `Fail` was called.
     pub failures: Arc<AtomicUsize>,

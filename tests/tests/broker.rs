@@ -275,15 +275,15 @@ async fn a_subscription_survives_a_nats_restart() {
 mod seed {
     use super::*;
 
-    pub static SEEN: Mutex<Vec<String>> = Mutex::new(Vec::new());
+    pub(crate) static SEEN: Mutex<Vec<String>> = Mutex::new(Vec::new());
 
     #[micro::subscriber]
-    pub async fn func(_ctx: &Context, msg: EchoRequest) -> micro::Result<()> {
+    pub(crate) async fn func(_ctx: &Context, msg: EchoRequest) -> micro::Result<()> {
         SEEN.lock().unwrap().push(format!("Func {}", msg.message));
         Ok(())
     }
 
-    pub struct Example;
+    pub(crate) struct Example;
 
     #[micro::subscriber]
     impl Example {

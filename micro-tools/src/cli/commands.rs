@@ -10,7 +10,7 @@ use std::time::Duration;
 
 /// `micro call` arguments.
 #[derive(Debug, Clone, clap::Args)]
-pub struct CallArgs {
+pub(crate) struct CallArgs {
     /// The service, e.g. go.micro.srv.greeter.
     pub service: String,
     /// The endpoint, e.g. Greeter.Call.
@@ -26,7 +26,7 @@ pub struct CallArgs {
 
 /// `micro stream` arguments.
 #[derive(Debug, Clone, clap::Args)]
-pub struct StreamArgs {
+pub(crate) struct StreamArgs {
     /// The service.
     pub service: String,
     /// The endpoint, e.g. Greeter.Stream.
@@ -42,7 +42,7 @@ pub struct StreamArgs {
 
 /// Options of calls and streams.
 #[derive(Debug, Clone, clap::Args)]
-pub struct Opts {
+pub(crate) struct Opts {
     /// Call this node (host:port) instead of asking the registry.
     #[arg(long)]
     pub address: Option<String>,
@@ -122,7 +122,11 @@ fn lookup_error(service: &str, e: RegistryError) -> Failure {
 }
 
 /// Runs one command (everything but the interactive shell), writing its output to `out`.
-pub async fn execute(env: &Env, command: &Command, out: &mut dyn Write) -> Result<(), Failure> {
+pub(super) async fn execute(
+    env: &Env,
+    command: &Command,
+    out: &mut dyn Write,
+) -> Result<(), Failure> {
     match command {
         Command::List {
             what: ListWhat::Services,

@@ -6,7 +6,7 @@
 mod commands;
 mod shell;
 
-pub use crate::failure::Failure;
+pub(crate) use crate::failure::Failure;
 use clap::{Parser, Subcommand};
 use micro::registry::Registry;
 use std::io::Write;
@@ -23,7 +23,7 @@ const EXAMPLES: &str = "Examples:
 /// Micro for Rust: list, describe and call services, publish events.
 #[derive(Debug, Parser)]
 #[command(name = "micro", version, about, after_help = EXAMPLES, propagate_version = true)]
-pub struct Cli {
+pub(crate) struct Cli {
     #[command(flatten)]
     pub globals: Globals,
     #[command(subcommand)]
@@ -32,7 +32,7 @@ pub struct Cli {
 
 /// Flags every command takes; each also reads its `MICRO_*` variable.
 #[derive(Debug, Clone, clap::Args)]
-pub struct Globals {
+pub(crate) struct Globals {
     /// Registry: mdns, etcd or memory.
     #[arg(long, global = true, env = "MICRO_REGISTRY")]
     pub registry: Option<String>,
@@ -59,7 +59,7 @@ pub struct Globals {
 
 /// The commands.
 #[derive(Debug, Clone, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// List services.
     #[command(after_help = "Example:\n  micro list services")]
     List {
@@ -136,14 +136,14 @@ pub enum Command {
 
 /// `micro list ...`
 #[derive(Debug, Clone, Subcommand)]
-pub enum ListWhat {
+pub(crate) enum ListWhat {
     /// Every service name, sorted.
     Services,
 }
 
 /// `micro get ...`
 #[derive(Debug, Clone, Subcommand)]
-pub enum GetWhat {
+pub(crate) enum GetWhat {
     /// One service.
     Service {
         /// The service name.
@@ -153,7 +153,7 @@ pub enum GetWhat {
 
 /// `micro register|deregister ...`
 #[derive(Debug, Clone, Subcommand)]
-pub enum RecordWhat {
+pub(crate) enum RecordWhat {
     /// A service record (go-micro's registry JSON).
     Service {
         /// The record, as JSON.
@@ -163,7 +163,7 @@ pub enum RecordWhat {
 
 /// What commands work with, made from the global flags.
 #[derive(Clone)]
-pub struct Env {
+pub(crate) struct Env {
     pub registry: Arc<dyn Registry>,
     pub client: micro::Client,
 }
@@ -193,7 +193,7 @@ impl Env {
 }
 
 /// Runs a parsed command line; returns the exit code.
-pub async fn run(cli: Cli) -> i32 {
+pub(crate) async fn run(cli: Cli) -> i32 {
     if let Command::New(args) = &cli.command {
         let written = crate::new::run(args).and_then(|text| {
             std::io::stdout()

@@ -256,7 +256,7 @@ fn split_line(line: &str) -> Result<Vec<String>, shell_words::ParseError> {
 }
 
 /// Runs the shell until `exit`, `quit` or end of input; returns the exit code.
-pub async fn run(env: Env) -> i32 {
+pub(super) async fn run(env: Env) -> i32 {
     let known = Arc::new(Mutex::new(Known::default()));
     let mut editor =
         match rustyline::Editor::<ShellHelper, rustyline::history::DefaultHistory>::new() {

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 /// `micro new` flags.
 #[derive(Debug, Clone, clap::Args)]
-pub struct NewArgs {
+pub(crate) struct NewArgs {
     /// Where to create the crate; its last component is the alias.
     pub path: PathBuf,
     /// Namespace of the service.
@@ -122,7 +122,7 @@ fn default_micro_path() -> Option<PathBuf> {
 }
 
 /// Writes the crate; returns the lines to print, or the error and exit code.
-pub fn run(args: &NewArgs) -> Result<String, Failure> {
+pub(crate) fn run(args: &NewArgs) -> Result<String, Failure> {
     let Some((files, infix, extra_deps)) = kind(&args.kind) else {
         return Err(Failure::new(format!(
             "unknown type {:?}: service, function, api or web",

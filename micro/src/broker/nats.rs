@@ -14,7 +14,7 @@ use tokio::sync::OnceCell;
 const FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Where NATS is unless `MICRO_BROKER_ADDRESS` says otherwise.
-pub const DEFAULT_ADDRESS: &str = "nats://127.0.0.1:4222";
+pub(super) const DEFAULT_ADDRESS: &str = "nats://127.0.0.1:4222";
 
 fn backend(e: impl std::fmt::Display) -> BrokerError {
     BrokerError::Backend {

@@ -33,7 +33,7 @@ pub struct CallOptions {
     pub metadata: Metadata,
     /// Filters and strategy for choosing a node.
     pub select: SelectOptions,
-    /// Wait before each attempt (default [`exponential_backoff`]).
+    /// Wait before each attempt (default [`exponential_backoff`](super::exponential_backoff)).
     pub backoff: Option<Backoff>,
 }
 

@@ -16,7 +16,7 @@ pub(crate) struct Pool {
 
 impl Pool {
     /// The channel of `address`, made (without connecting yet) on first use.
-    pub fn get(&self, address: &str) -> Result<NodeChannel, crate::Error> {
+    pub(super) fn get(&self, address: &str) -> Result<NodeChannel, crate::Error> {
         if let Some(ch) = self
             .channels
             .read()
@@ -55,7 +55,7 @@ pub(crate) struct NodeChannel {
 
 impl NodeChannel {
     /// The same connection, for calls in `codec`.
-    pub fn with_codec(mut self, codec: Codec) -> Self {
+    pub(super) fn with_codec(mut self, codec: Codec) -> Self {
         self.codec = codec;
         self
     }

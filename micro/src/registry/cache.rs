@@ -358,7 +358,10 @@ mod tests {
         backend.register(&svc("b", "b1"), once).await.unwrap();
 
         let first = all.next().await.unwrap().unwrap();
-        assert_eq!((first.action, first.service.name.as_str()), (Action::Create, "a"));
+        assert_eq!(
+            (first.action, first.service.name.as_str()),
+            (Action::Create, "a")
+        );
         // Applied before it was sent: the cached record already has the new node.
         assert_eq!(cache.get_service("a").await.unwrap()[0].nodes.len(), 2);
         let second = all.next().await.unwrap().unwrap();

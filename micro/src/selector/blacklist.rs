@@ -24,7 +24,7 @@ struct Entry {
 
 impl Blacklist {
     /// Takes `node` out until a period that grows with its consecutive failures has passed.
-    pub fn fail(&self, node: &str) {
+    pub(super) fn fail(&self, node: &str) {
         let mut nodes = self.nodes.lock().unwrap_or_else(|e| e.into_inner());
         let failures = nodes.get(node).map_or(0, |e| e.failures) + 1;
         let period = FIRST_PERIOD
@@ -41,7 +41,7 @@ impl Blacklist {
     }
 
     /// The node works: back in rotation with a clean record.
-    pub fn succeed(&self, node: &str) {
+    pub(super) fn succeed(&self, node: &str) {
         if self.len.load(Ordering::Acquire) == 0 {
             return;
         }
@@ -51,7 +51,7 @@ impl Blacklist {
     }
 
     /// Whether `node` is out of rotation now.
-    pub fn is_out(&self, node: &str) -> bool {
+    pub(super) fn is_out(&self, node: &str) -> bool {
         if self.len.load(Ordering::Acquire) == 0 {
             return false;
         }

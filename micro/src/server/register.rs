@@ -20,7 +20,7 @@ pub(crate) struct Registration {
 }
 
 impl Registration {
-    pub fn new(options: &ServerOptions, address: &str, endpoints: Vec<Endpoint>) -> Self {
+    pub(crate) fn new(options: &ServerOptions, address: &str, endpoints: Vec<Endpoint>) -> Self {
         let registry = Arc::clone(&options.registry);
         let metadata = BTreeMap::from(
             [
@@ -52,17 +52,17 @@ impl Registration {
     }
 
     /// Sets a metadata pair of the node (e.g. `server=http` for web services).
-    pub fn set_node_metadata(&mut self, key: &str, value: &str) {
+    pub(crate) fn set_node_metadata(&mut self, key: &str, value: &str) {
         self.service.nodes[0]
             .metadata
             .insert(key.to_string(), value.to_string());
     }
 
-    pub fn node_id(&self) -> &str {
+    pub(crate) fn node_id(&self) -> &str {
         &self.service.nodes[0].id
     }
 
-    pub async fn register(&self) -> crate::Result<()> {
+    pub(crate) async fn register(&self) -> crate::Result<()> {
         let opts = RegisterOptions {
             ttl: Some(self.ttl),
         };
@@ -80,7 +80,7 @@ impl Registration {
             })
     }
 
-    pub async fn deregister(&self) -> crate::Result<()> {
+    pub(crate) async fn deregister(&self) -> crate::Result<()> {
         self.registry.deregister(&self.service).await.map_err(|e| {
             crate::Error::internal_server_error(
                 &self.service.name,
@@ -94,7 +94,7 @@ impl Registration {
 
     /// Registers again every interval, so the record outlives its TTL only while we run. After
     /// a failure (the registry is away) it tries again every second until it gets through.
-    pub fn spawn_heartbeat(&self, registered: bool) -> JoinHandle<()> {
+    pub(crate) fn spawn_heartbeat(&self, registered: bool) -> JoinHandle<()> {
         let this = self.clone();
         tokio::spawn(async move {
             let mut ok = registered;

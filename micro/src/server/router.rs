@@ -17,7 +17,7 @@ pub(crate) struct Router {
 }
 
 impl Router {
-    pub fn add(&mut self, endpoint: HandlerEndpoint) {
+    pub(crate) fn add(&mut self, endpoint: HandlerEndpoint) {
         if self.endpoints.contains_key(endpoint.name()) {
             tracing::warn!(
                 endpoint = endpoint.name(),
@@ -28,17 +28,17 @@ impl Router {
             .insert(endpoint.name().to_string(), Arc::new(endpoint));
     }
 
-    pub fn add_internal(&mut self, endpoint: HandlerEndpoint) {
+    pub(crate) fn add_internal(&mut self, endpoint: HandlerEndpoint) {
         self.internal.push(endpoint.name().to_string());
         self.add(endpoint);
     }
 
-    pub fn add_exact(&mut self, path: &str, endpoint: HandlerEndpoint) {
+    pub(crate) fn add_exact(&mut self, path: &str, endpoint: HandlerEndpoint) {
         self.exact.insert(path.to_string(), Arc::new(endpoint));
     }
 
     /// The endpoint for `path` and the name it is known by (`Handler.Method`).
-    pub fn route(&self, path: &str) -> (String, Option<&Arc<HandlerEndpoint>>) {
+    pub(crate) fn route(&self, path: &str) -> (String, Option<&Arc<HandlerEndpoint>>) {
         if let Some(e) = self.exact.get(path) {
             return (e.name().to_string(), Some(e));
         }
@@ -48,7 +48,7 @@ impl Router {
     }
 
     /// Endpoints to publish in the registry, sorted by name.
-    pub fn public_endpoints(&self) -> Vec<crate::registry::Endpoint> {
+    pub(crate) fn public_endpoints(&self) -> Vec<crate::registry::Endpoint> {
         let mut list: Vec<_> = self
             .endpoints
             .values()
