@@ -13,9 +13,8 @@
 //! ```
 
 use crate::config::Config;
-use crate::registry::Registry;
-use crate::server::register::Registration;
-use crate::server::{ServerOptions, DEFAULT_DRAIN_TIMEOUT, DEFAULT_MAX_MESSAGE_SIZE};
+use crate::registry::{Registry, Service};
+use crate::server::register::{self, Registration};
 use std::sync::Arc;
 use tokio::task::JoinHandle;
 
@@ -35,23 +34,19 @@ pub async fn register(
     registry: Arc<dyn Registry>,
 ) -> crate::Result<WebRegistration> {
     let config = Config::from_env();
-    let options = ServerOptions {
+    let node = register::node(name, address, registry.name(), &config.broker, "http");
+    let service = Service {
         name: name.to_string(),
         version: "latest".into(),
-        address: address.to_string(),
-        advertise: None,
-        metadata: Default::default(),
-        registry,
-        broker: config.broker.clone(),
-        register_ttl: config.register_ttl,
-        register_interval: config.register_interval,
-        max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
-        drain_timeout: DEFAULT_DRAIN_TIMEOUT,
+        nodes: vec![node],
+        ..Default::default()
     };
-    let mut registration = Registration::new(&options, address, Vec::new());
-    for key in ["server", "transport", "protocol"] {
-        registration.set_node_metadata(key, "http");
-    }
+    let registration = Registration::of(
+        registry,
+        service,
+        config.register_ttl,
+        config.register_interval,
+    );
     let registered = registration.register().await.is_ok();
     let heartbeat = registration.spawn_heartbeat(registered);
     Ok(WebRegistration {

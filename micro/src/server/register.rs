@@ -19,43 +19,74 @@ pub(crate) struct Registration {
     interval: Duration,
 }
 
+/// How a node is reached: `grpc` for micro servers, `http` for web services.
+pub(crate) type Protocol = &'static str;
+
+/// The record of one new node: id, address, and the metadata go-micro's tools read
+/// (`registry`, `broker`, and `server`/`transport`/`protocol` all saying `protocol`).
+pub(crate) fn node(
+    name: &str,
+    address: &str,
+    registry: &str,
+    broker: &str,
+    protocol: Protocol,
+) -> Node {
+    let metadata = BTreeMap::from(
+        [
+            ("registry", registry),
+            ("broker", broker),
+            ("server", protocol),
+            ("transport", protocol),
+            ("protocol", protocol),
+        ]
+        .map(|(k, v)| (k.to_string(), v.to_string())),
+    );
+    Node {
+        id: format!("{name}-{}", uuid::Uuid::new_v4()),
+        address: address.to_string(),
+        metadata,
+    }
+}
+
 impl Registration {
+    /// A server's registration: its one node at `address`, serving `endpoints` over gRPC.
     pub(crate) fn new(options: &ServerOptions, address: &str, endpoints: Vec<Endpoint>) -> Self {
         let registry = Arc::clone(&options.registry);
-        let metadata = BTreeMap::from(
-            [
-                ("registry", registry.name()),
-                ("broker", options.broker.as_str()),
-                ("server", "grpc"),
-                ("transport", "grpc"),
-                ("protocol", "grpc"),
-            ]
-            .map(|(k, v)| (k.to_string(), v.to_string())),
+        let node = node(
+            &options.name,
+            address,
+            registry.name(),
+            &options.broker,
+            "grpc",
         );
-        let node = Node {
-            id: format!("{}-{}", options.name, uuid::Uuid::new_v4()),
-            address: address.to_string(),
-            metadata,
+        let service = Service {
+            name: options.name.clone(),
+            version: options.version.clone(),
+            metadata: options.metadata.clone(),
+            endpoints,
+            nodes: vec![node],
         };
-        Registration {
+        Registration::of(
             registry,
-            service: Service {
-                name: options.name.clone(),
-                version: options.version.clone(),
-                metadata: options.metadata.clone(),
-                endpoints,
-                nodes: vec![node],
-            },
-            ttl: options.register_ttl,
-            interval: options.register_interval,
-        }
+            service,
+            options.register_ttl,
+            options.register_interval,
+        )
     }
 
-    /// Sets a metadata pair of the node (e.g. `server=http` for web services).
-    pub(crate) fn set_node_metadata(&mut self, key: &str, value: &str) {
-        self.service.nodes[0]
-            .metadata
-            .insert(key.to_string(), value.to_string());
+    /// Keeps `service` (with its node) registered for `ttl`, again every `interval`.
+    pub(crate) fn of(
+        registry: Arc<dyn Registry>,
+        service: Service,
+        ttl: Duration,
+        interval: Duration,
+    ) -> Self {
+        Registration {
+            registry,
+            service,
+            ttl,
+            interval,
+        }
     }
 
     pub(crate) fn node_id(&self) -> &str {
