@@ -86,6 +86,7 @@ pub mod describe;
 mod errors;
 pub mod flags;
 mod grpc_timeout;
+pub mod layer;
 pub mod metadata;
 pub mod registry;
 pub mod schema;

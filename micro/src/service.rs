@@ -21,7 +21,8 @@ use crate::config::Config;
 use crate::flags::Flags;
 use crate::registry::{Metadata, Registry};
 use crate::server::{
-    Handler, HandlerEndpoint, RunningServer, Server, ServerOptions, Subscriber, SubscriberEndpoint,
+    Delivery, Handler, HandlerEndpoint, Layers, Reply, Request, RunningServer, Server,
+    ServerOptions, Stack, Subscriber, SubscriberEndpoint, SubscriberLayers, SubscriberStack,
 };
 use crate::server::{DEFAULT_DRAIN_TIMEOUT, DEFAULT_MAX_MESSAGE_SIZE};
 use crate::Error;
@@ -38,6 +39,7 @@ pub struct Service {
     name: String,
     broker: Arc<dyn Broker>,
     subscribers: Vec<(String, SubscriberEndpoint, SubscribeOptions)>,
+    subscriber_layers: SubscriberLayers,
 }
 
 impl Service {
@@ -66,7 +68,7 @@ impl Service {
         let server = self.server.start().await?;
         let mut subscriptions = Vec::new();
         for (topic, endpoint, opts) in &self.subscribers {
-            let handler = endpoint.handler(&self.name);
+            let handler = endpoint.handler(&self.name, &self.subscriber_layers);
             match self.broker.subscribe(topic, handler, opts.clone()).await {
                 Ok(s) => subscriptions.push(s),
                 Err(e) => {
@@ -195,6 +197,9 @@ pub struct ServiceBuilder {
     endpoints: Vec<HandlerEndpoint>,
     broker: Option<Arc<dyn Broker>>,
     subscribers: Vec<(String, Arc<dyn Subscriber>, SubscribeOptions)>,
+    layers: Layers,
+    layer_debug: bool,
+    subscriber_layers: SubscriberLayers,
     register_ttl: Option<Duration>,
     register_interval: Option<Duration>,
     max_message_size: Option<usize>,
@@ -280,6 +285,48 @@ impl ServiceBuilder {
     /// Serves the endpoints of a `#[micro::handler]` type.
     pub fn handler(mut self, handler: impl Handler) -> Self {
         self.handlers.push(Arc::new(handler));
+        self
+    }
+
+    /// Serves every endpoint through `layer`, a tower [`Layer`](tower::Layer) over the
+    /// endpoint's [`Stack`] (go-micro's handler wrappers). The first layer added is the
+    /// outermost: it sees each request first and its reply last. A layer can read and change
+    /// the [`Request`]'s metadata, answer with any [`Error`] (which
+    /// reaches the caller intact), time the call and see how it ended
+    /// ([`Reply::on_end`](crate::server::Reply::on_end), at a stream's end for streams).
+    pub fn layer<L>(mut self, layer: L) -> Self
+    where
+        L: tower::Layer<Stack> + Send + Sync + 'static,
+        L::Service: tower::Service<Request, Response = Reply, Error = Error>
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        <L::Service as tower::Service<Request>>::Future: Send + 'static,
+    {
+        self.layers.push(layer);
+        self
+    }
+
+    /// Delivers every message to the service's subscribers through `layer`, a tower
+    /// [`Layer`](tower::Layer) over the subscriber's [`SubscriberStack`] (go-micro's subscriber
+    /// wrappers); the first added is the outermost. A layer's error is the subscriber's: logged,
+    /// and without auto-ack a failed delivery.
+    pub fn subscriber_layer<L>(mut self, layer: L) -> Self
+    where
+        L: tower::Layer<SubscriberStack> + Send + Sync + 'static,
+        L::Service:
+            tower::Service<Delivery, Response = (), Error = Error> + Clone + Send + Sync + 'static,
+        <L::Service as tower::Service<Delivery>>::Future: Send + 'static,
+    {
+        self.subscriber_layers.push(layer);
+        self
+    }
+
+    /// Whether the layers also wrap `Debug.Health`, `Debug.Stats` and the gRPC health check
+    /// (default: no, so health checks answer whatever the layers refuse).
+    pub fn layer_debug_endpoints(mut self, on: bool) -> Self {
+        self.layer_debug = on;
         self
     }
 
@@ -385,6 +432,8 @@ impl ServiceBuilder {
             drain_timeout: self.drain_timeout.unwrap_or(DEFAULT_DRAIN_TIMEOUT),
         };
         let mut server = Server::new(options);
+        server.layers(self.layers);
+        server.layer_debug_endpoints(self.layer_debug);
         for handler in self.handlers {
             server.handle(handler);
         }
@@ -404,6 +453,7 @@ impl ServiceBuilder {
             name,
             broker,
             subscribers,
+            subscriber_layers: self.subscriber_layers,
         })
     }
 }

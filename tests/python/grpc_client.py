@@ -11,6 +11,7 @@ user of the service would make them.
     grpc_client.py collect ADDRESS N           -> Test.Collect with N messages: the count
 """
 import importlib
+import json
 import os
 import shutil
 import sys
@@ -66,6 +67,16 @@ def main():
         pb, rpc = stubs(os.path.join(ROOT, "proto"), "greeter/greeter.proto")
         pings = (pb.Ping(stroke=i) for i in range(1, int(sys.argv[3]) + 1))
         print(" ".join(str(p.stroke) for p in rpc.GreeterStub(channel).PingPong(pings, timeout=10)))
+    elif cmd == "echo":
+        # echo ADDRESS MESSAGE [KEY=VALUE ...]: the reply as JSON, or the error's code and details.
+        pb, rpc = stubs(os.path.join(ROOT, "tests", "proto"), "test.proto")
+        metadata = [tuple(pair.split("=", 1)) for pair in sys.argv[4:]]
+        try:
+            reply = rpc.TestStub(channel).Echo(pb.EchoRequest(message=sys.argv[3]), metadata=metadata, timeout=10)
+            print(json.dumps({"message": reply.message, "metadata": dict(reply.metadata)}))
+        except grpc.RpcError as e:
+            print(e.code().name)
+            print(e.details())
     elif cmd == "collect":
         pb, rpc = stubs(os.path.join(ROOT, "tests", "proto"), "test.proto")
         reqs = (pb.EchoRequest(message=str(i)) for i in range(int(sys.argv[3])))

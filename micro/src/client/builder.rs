@@ -1,5 +1,6 @@
 //! Building a [`Client`] with settings other than go-micro's defaults.
 
+use super::attempt::{Answer, Attempt, ClientLayers, ClientStack, Wire};
 use super::{
     pool::Pool, Client, Inner, DEFAULT_MAX_MESSAGE_SIZE, DEFAULT_RETRIES, DEFAULT_TIMEOUT,
 };
@@ -18,6 +19,7 @@ pub struct ClientBuilder {
     retries: Option<u32>,
     max_message_size: Option<usize>,
     from_service: Option<String>,
+    layers: ClientLayers,
 }
 
 impl ClientBuilder {
@@ -57,6 +59,24 @@ impl ClientBuilder {
         self
     }
 
+    /// Sends every attempt through `layer`, a tower [`Layer`](tower::Layer) over the
+    /// client's [`ClientStack`] (go-micro's client wrappers): each attempt of a call (a retry
+    /// is another attempt, to the node the selector chose next), each stream opened and each
+    /// publish. The first layer added is the outermost.
+    pub fn layer<L>(mut self, layer: L) -> Self
+    where
+        L: tower::Layer<ClientStack> + Send + Sync + 'static,
+        L::Service: tower::Service<Attempt, Response = Answer, Error = crate::Error>
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        <L::Service as tower::Service<Attempt>>::Future: Send + 'static,
+    {
+        self.layers.push(layer);
+        self
+    }
+
     /// The calling service's name, sent with every call.
     pub fn from_service(mut self, name: impl Into<String>) -> Self {
         self.from_service = Some(name.into());
@@ -76,8 +96,9 @@ impl ClientBuilder {
         if let Some(b) = self.broker {
             let _ = broker.set(b);
         }
+        let layers = self.layers;
         Client {
-            inner: Arc::new(Inner {
+            inner: Arc::new_cyclic(|inner| Inner {
                 selector,
                 pool: Pool::default(),
                 timeout: self.timeout.unwrap_or(DEFAULT_TIMEOUT),
@@ -86,6 +107,11 @@ impl ClientBuilder {
                 from_service: self.from_service,
                 registry,
                 broker,
+                stack: (!layers.is_empty()).then(|| {
+                    layers.around(Wire {
+                        inner: inner.clone(),
+                    })
+                }),
             }),
         }
     }

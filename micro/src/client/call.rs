@@ -1,13 +1,13 @@
 //! Unary calls: typed, JSON, or bytes already encoded; one overall deadline, the selector's
 //! nodes in turn, and a retry on the next node for failures worth retrying.
 
+use super::attempt::{Answer, Attempt, Kind, Payload};
 use super::error::{classify, Attempted};
-use super::wire::grpc_path;
-use super::{exponential_backoff, should_retry, CallError, CallOptions, Client, CLIENT_ID};
+use super::{exponential_backoff, CallError, CallOptions, Client, CLIENT_ID};
 use crate::codec::{Codec, FrameCodec, Message};
 use crate::metadata::Metadata;
 use crate::registry::Node;
-use crate::selector::{Next, Outcome};
+use crate::selector::Next;
 use crate::Error;
 use bytes::Bytes;
 use std::time::{Duration, Instant};
@@ -89,7 +89,6 @@ impl Client {
             }]),
             None => self.inner.selector.select(service, &opts.select).await?,
         };
-        let path = grpc_path(service, endpoint);
         let mut last_error = None;
         for attempt in 0..=retries {
             let wait = backoff(attempt);
@@ -106,28 +105,37 @@ impl Client {
             let Some(node) = next.next_node() else {
                 break;
             };
-            let result = self
-                .attempt(node, &path, codec, body.clone(), remaining, &opts.metadata)
+            let sent = self
+                .dispatch(Attempt {
+                    kind: Kind::Call,
+                    service: service.to_string(),
+                    endpoint: endpoint.to_string(),
+                    node: Some(node.clone()),
+                    number: attempt,
+                    codec,
+                    timeout: Some(remaining),
+                    metadata: opts.metadata.clone(),
+                    payload: Payload::Call(body.clone()),
+                    call_timeout: timeout,
+                })
                 .await;
-            let call = Attempted {
-                service,
-                endpoint,
-                node: &node.address,
-                timeout,
-            };
-            match result {
-                Ok(reply) => {
-                    self.inner.selector.mark(service, node, Outcome::Succeeded);
-                    return Ok(reply);
+            match sent {
+                Ok(Answer::Call(reply)) => return Ok(reply),
+                Ok(other) => {
+                    return Err(Error::internal_server_error(
+                        CLIENT_ID,
+                        format!("a layer answered a call to {service}.{endpoint} with {other:?}"),
+                    ))
                 }
+                // Connection errors (503), deadlines (408) and the node's 500s: go-micro's
+                // RetryOnError.
                 Err(err) => {
-                    self.inner.selector.mark(service, node, err.outcome());
-                    let retry = should_retry(&err);
+                    let retry = err.is_retryable();
                     tracing::debug!(service, endpoint, node = %node.address, attempt, retry, error = %err, "call failed");
                     if !retry {
-                        return Err(err.into_error(&call));
+                        return Err(err);
                     }
-                    last_error = Some(err.into_error(&call));
+                    last_error = Some(err);
                 }
             }
         }
@@ -143,7 +151,7 @@ impl Client {
     }
 
     /// One attempt against one node.
-    async fn attempt(
+    pub(super) async fn attempt(
         &self,
         node: &Node,
         path: &http::uri::PathAndQuery,

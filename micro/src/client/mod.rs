@@ -14,6 +14,7 @@
 //! # Ok(()) }
 //! ```
 
+mod attempt;
 mod backoff;
 mod builder;
 mod call;
@@ -26,6 +27,7 @@ mod stream;
 mod wire;
 
 pub use crate::codec::DEFAULT_MAX_MESSAGE_SIZE;
+pub use attempt::{Answer, Attempt, ClientLayers, ClientStack, Kind};
 pub use backoff::{exponential_backoff, no_backoff, Backoff};
 pub use builder::ClientBuilder;
 pub use error::CallError;
@@ -58,6 +60,8 @@ struct Inner {
     /// The registry, for a default broker made on first publish.
     registry: Option<Arc<dyn Registry>>,
     broker: std::sync::OnceLock<Arc<dyn crate::broker::Broker>>,
+    /// The layers around every attempt, when there are any.
+    stack: Option<ClientStack>,
 }
 
 impl Client {

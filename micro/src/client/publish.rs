@@ -1,5 +1,6 @@
 //! Publishing events through the client's broker, with go-micro's headers.
 
+use super::attempt::{Attempt, Kind, Payload};
 use super::{Client, CLIENT_ID};
 use crate::broker::{self, Broker, Message};
 use crate::codec::Codec;
@@ -63,9 +64,18 @@ impl Client {
         if let Some(from) = &self.inner.from_service {
             header.insert(FROM_SERVICE.into(), from.clone());
         }
-        self.broker()?
-            .publish(topic, Message { header, body })
-            .await
-            .map_err(Error::from)
+        let attempt = Attempt {
+            kind: Kind::Publish,
+            service: topic.to_string(),
+            endpoint: String::new(),
+            node: None,
+            number: 0,
+            codec,
+            timeout: None,
+            metadata: Metadata::new(),
+            payload: Payload::Publish(Message { header, body }),
+            call_timeout: Default::default(),
+        };
+        self.dispatch(attempt).await.map(drop)
     }
 }

@@ -4,12 +4,12 @@
 //! consumed). Streams have no deadline unless [`CallOptions::timeout`] sets one; with one, the
 //! stream ends with a 408 when it passes.
 
-use super::error::{classify, Attempted};
+use super::attempt::{Answer, Attempt, Kind, Payload};
+use super::error::classify;
 use super::wire::grpc_path;
 use super::{CallError, CallOptions, Client, CLIENT_ID};
 use crate::codec::{Codec, FrameCodec, Message};
 use crate::registry::Node;
-use crate::selector::Outcome;
 use crate::streaming::{Frames, Side, Streaming};
 use crate::Error;
 use bytes::Bytes;
@@ -120,42 +120,44 @@ impl Client {
             }
         };
         let deadline = opts.timeout.map(|t| Instant::now() + t);
-        let result = self
-            .open(&node, service, endpoint, codec, requests, &opts)
-            .await;
-        match result {
-            Ok(frames) => {
-                self.inner.selector.mark(service, &node, Outcome::Succeeded);
-                Ok(match deadline {
-                    Some(deadline) => {
-                        until_deadline(frames, deadline, format!("{service}.{endpoint}"))
-                    }
-                    None => frames,
-                })
-            }
-            Err(err) => {
-                self.inner.selector.mark(service, &node, err.outcome());
-                Err(err.into_error(&Attempted {
-                    service,
-                    endpoint,
-                    node: &node.address,
-                    timeout: opts.timeout.unwrap_or_default(),
-                }))
-            }
-        }
+        let sent = self
+            .dispatch(Attempt {
+                kind: Kind::Stream,
+                service: service.to_string(),
+                endpoint: endpoint.to_string(),
+                node: Some(node),
+                number: 0,
+                codec,
+                timeout: opts.timeout,
+                metadata: opts.metadata,
+                payload: Payload::Stream(requests),
+                call_timeout: opts.timeout.unwrap_or_default(),
+            })
+            .await?;
+        let Answer::Stream(frames) = sent else {
+            return Err(Error::internal_server_error(
+                CLIENT_ID,
+                format!("a layer answered a stream of {service}.{endpoint} with {sent:?}"),
+            ));
+        };
+        Ok(match deadline {
+            Some(deadline) => until_deadline(frames, deadline, format!("{service}.{endpoint}")),
+            None => frames,
+        })
     }
 
-    async fn open(
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn open(
         &self,
         node: &Node,
         service: &str,
         endpoint: &str,
         codec: Codec,
         requests: BoxStream<'static, Bytes>,
-        opts: &CallOptions,
+        timeout: Option<std::time::Duration>,
+        metadata: &crate::metadata::Metadata,
     ) -> Result<Frames, CallError> {
-        let (mut grpc, request) =
-            self.prepare(node, requests, opts.timeout, &opts.metadata, codec)?;
+        let (mut grpc, request) = self.prepare(node, requests, timeout, metadata, codec)?;
         let path = grpc_path(service, endpoint);
         let opened = async {
             grpc.ready()
@@ -163,7 +165,7 @@ impl Client {
                 .map_err(|e| tonic::Status::from_error(Box::new(e)))?;
             grpc.streaming(request, path, FrameCodec).await
         };
-        let opened = match opts.timeout {
+        let opened = match timeout {
             Some(t) => tokio::time::timeout(t, opened)
                 .await
                 .map_err(|_| CallError::DeadlineExceeded)?,

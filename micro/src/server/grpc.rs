@@ -2,8 +2,9 @@
 //! within the deadline, and answer with the reply or a precise status.
 
 use super::guard::guarded;
-use super::handler::{Call, StreamFn, UnaryFn};
+use super::handler::{Call, HandlerEndpoint};
 use super::reply_body::ReplyBody;
+use super::request::{self, EndHooks, Reply, ReplyKind, Request};
 use super::Shared;
 use crate::codec::{Codec, FrameCodec};
 use crate::context::Context;
@@ -12,6 +13,7 @@ use bytes::Bytes;
 use futures::future::BoxFuture;
 use futures::stream::BoxStream;
 use futures::{FutureExt, StreamExt};
+use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -20,8 +22,12 @@ use tonic::{Code, Status};
 
 type Response = http::Response<tonic::body::Body>;
 
-/// Serves one HTTP/2 request.
-pub(crate) async fn serve<B>(shared: Arc<Shared>, req: http::Request<B>) -> Response
+/// Serves one HTTP/2 request from `peer`.
+pub(crate) async fn serve<B>(
+    shared: Arc<Shared>,
+    req: http::Request<B>,
+    peer: Option<SocketAddr>,
+) -> Response
 where
     B: http_body::Body<Data = Bytes> + Send + 'static,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>> + Send,
@@ -77,24 +83,49 @@ where
         deadline,
     };
 
-    let call = match &endpoint.call {
-        Call::Unary(f) => Arc::clone(f),
-        Call::Stream(f) => {
-            return with_codec(
-                serve_stream(f.as_ref(), ctx, codec, req, &shared).await,
-                codec,
-            )
-        }
+    let call = Arrived {
+        ctx,
+        codec,
+        peer,
+        endpoint,
     };
+    if matches!(call.endpoint.call, Call::Stream(_)) {
+        return with_codec(serve_stream(call, req, &shared).await, codec);
+    }
     let mut grpc = tonic::server::Grpc::new(FrameCodec)
         .max_decoding_message_size(shared.max_message_size)
         .max_encoding_message_size(shared.max_message_size);
     let serve = Serve {
-        call: Some((call, ctx)),
-        codec,
+        call: Some(call),
         shared: Arc::clone(&shared),
     };
     with_codec(grpc.streaming(serve, req).await, codec)
+}
+
+/// A call routed to its endpoint, its body not yet read.
+struct Arrived {
+    ctx: Context,
+    codec: Codec,
+    peer: Option<SocketAddr>,
+    endpoint: Arc<HandlerEndpoint>,
+}
+
+impl Arrived {
+    /// The endpoint's answer to `body`: straight from the endpoint, or through the server's
+    /// layers when it has any (and they apply to this endpoint).
+    async fn answer(self, body: request::Body, shared: &Shared) -> crate::Result<Reply> {
+        let request = Request {
+            context: self.ctx,
+            peer: self.peer,
+            codec: self.codec,
+            body,
+            endpoint: self.endpoint,
+        };
+        match shared.stack_for(&request.endpoint) {
+            Some(stack) => tower::ServiceExt::oneshot(stack, request).await,
+            None => request.dispatch().await,
+        }
+    }
 }
 
 /// How much of a refused request's body is read before answering, and for how long.
@@ -129,8 +160,7 @@ fn with_codec(mut rsp: Response, codec: Codec) -> Response {
 /// request (and its size limit) is ours to report.
 struct Serve {
     /// Taken by the one call tonic makes.
-    call: Option<(Arc<UnaryFn>, Context)>,
-    codec: Codec,
+    call: Option<Arrived>,
     shared: Arc<Shared>,
 }
 
@@ -140,15 +170,14 @@ impl tonic::server::StreamingService<Bytes> for Serve {
     type Future = BoxFuture<'static, Result<tonic::Response<Self::ResponseStream>, Status>>;
 
     fn call(&mut self, request: tonic::Request<Streaming<Bytes>>) -> Self::Future {
-        let Some((call, ctx)) = self.call.take() else {
+        let Some(call) = self.call.take() else {
             let status = Status::internal("request served twice");
             return futures::future::ready(Err(status)).boxed();
         };
-        let codec = self.codec;
         let shared = Arc::clone(&self.shared);
         async move {
             let body = request.into_inner();
-            let result = unary(call.as_ref(), ctx, codec, body, &shared)
+            let result = unary(call, body, &shared)
                 .await
                 .map(|reply| futures::stream::once(async { Ok(reply) }).boxed());
             if result.is_err() {
@@ -161,14 +190,12 @@ impl tonic::server::StreamingService<Bytes> for Serve {
 }
 
 async fn unary(
-    call: &UnaryFn,
-    ctx: Context,
-    codec: Codec,
+    call: Arrived,
     mut body: Streaming<Bytes>,
     shared: &Shared,
 ) -> Result<Bytes, Status> {
-    let service = ctx.service.clone();
-    let name = ctx.endpoint.clone();
+    let service = call.ctx.service.clone();
+    let name = call.ctx.endpoint.clone();
     let request = match body.message().await {
         Ok(Some(msg)) => msg,
         Ok(None) => {
@@ -185,26 +212,22 @@ async fn unary(
             ))
         }
     };
-    let deadline = ctx.deadline;
-    guarded(
-        &service,
-        &name,
-        deadline,
-        "finish",
-        call(ctx, codec, request),
-    )
-    .await
+    let deadline = call.ctx.deadline;
+    let answer = call.answer(request::Body::Unary(request), shared);
+    let reply = guarded(&service, &name, deadline, "finish", answer).await?;
+    match reply.kind {
+        ReplyKind::Unary(bytes) => Ok(bytes),
+        ReplyKind::Stream(_) => Err(Error::internal_server_error(
+            &service,
+            format!("{name} answered a unary call with a stream"),
+        )
+        .to_status()),
+    }
 }
 
 /// A streaming call. tonic reads the request frames; the replies are written by `ReplyBody`,
 /// straight from the handler's typed stream into the response's frames.
-async fn serve_stream<B>(
-    call: &StreamFn,
-    ctx: Context,
-    codec: Codec,
-    req: http::Request<B>,
-    shared: &Arc<Shared>,
-) -> Response
+async fn serve_stream<B>(call: Arrived, req: http::Request<B>, shared: &Arc<Shared>) -> Response
 where
     B: http_body::Body<Data = Bytes> + Send + 'static,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>> + Send,
@@ -218,7 +241,7 @@ where
         shared.stats.errors.fetch_add(1, Ordering::Relaxed);
         let detail = format!(
             "requests compressed with {encoding:?} are not supported by {}",
-            ctx.endpoint
+            call.ctx.endpoint
         );
         return Status::unimplemented(detail).into_http();
     }
@@ -228,7 +251,7 @@ where
         None,
         Some(shared.max_message_size),
     );
-    match streaming(call, ctx, codec, requests, shared).await {
+    match streaming(call, requests, shared).await {
         Ok(body) => http::Response::new(tonic::body::Body::new(body)),
         Err(status) => {
             shared.stats.errors.fetch_add(1, Ordering::Relaxed);
@@ -240,17 +263,30 @@ where
 /// Starts a streaming handler; its replies then flow until it ends, fails, panics or the
 /// caller's deadline passes (which ends the stream with DeadlineExceeded).
 async fn streaming(
-    call: &StreamFn,
-    ctx: Context,
-    codec: Codec,
+    call: Arrived,
     body: Streaming<Bytes>,
     shared: &Arc<Shared>,
 ) -> Result<ReplyBody, Status> {
-    let name = ctx.endpoint.clone();
-    let deadline = ctx.deadline;
-    let started = call(ctx, codec, body.boxed());
-    let replies = guarded(&shared.name, &name, deadline, "start", started).await?;
-    Ok(ReplyBody::new(replies, deadline, name, Arc::clone(shared)))
+    let name = call.ctx.endpoint.clone();
+    let deadline = call.ctx.deadline;
+    let started = call.answer(request::Body::Stream(body.boxed()), shared);
+    let reply = guarded(&shared.name, &name, deadline, "start", started).await?;
+    let ReplyKind::Stream(replies) = reply.kind else {
+        return Err(Error::internal_server_error(
+            &shared.name,
+            format!("{name} answered a stream with a unary reply"),
+        )
+        .to_status());
+    };
+    let hooks =
+        (!reply.on_end.is_empty()).then(|| EndHooks::new(reply.on_end, &shared.name, &name));
+    Ok(ReplyBody::new(
+        replies,
+        deadline,
+        name,
+        Arc::clone(shared),
+        hooks,
+    ))
 }
 
 /// Errors reading the request, reworded to name the endpoint; tonic reports an oversized

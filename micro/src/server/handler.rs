@@ -83,6 +83,8 @@ pub(crate) enum Call {
 pub struct HandlerEndpoint {
     pub(crate) info: registry::Endpoint,
     pub(crate) call: Call,
+    /// Served by the framework itself (`Debug.*`, health), not by the user's handlers.
+    pub(crate) internal: bool,
 }
 
 fn info<Req: Message, Rsp: Message>(name: &str, stream: bool) -> registry::Endpoint {
@@ -139,6 +141,7 @@ impl HandlerEndpoint {
         HandlerEndpoint {
             info: info::<Req, Rsp>(name, false),
             call: Call::Unary(Arc::new(call)),
+            internal: false,
         }
     }
 
@@ -249,6 +252,7 @@ impl HandlerEndpoint {
         HandlerEndpoint {
             info: info::<Req, Rsp>(name, true),
             call: Call::Stream(Arc::new(call)),
+            internal: false,
         }
     }
 

@@ -5,16 +5,25 @@
 //! first, then stops accepting and drains the calls in flight.
 
 pub mod debug;
+mod delivery;
 mod grpc;
 mod guard;
 mod handler;
 pub(crate) mod register;
 mod reply_body;
+mod request;
 mod router;
 mod subscriber;
 
 pub use handler::{Handler, HandlerEndpoint};
-pub use subscriber::{Subscriber, SubscriberEndpoint};
+pub use request::{Outcome, Reply, Request};
+
+/// The layers around every endpoint of a server.
+pub type Layers = crate::layer::Layers<Request, Reply>;
+/// An endpoint with the server's layers around it.
+pub type Stack = crate::layer::Stack<Request, Reply>;
+pub use delivery::Delivery;
+pub use subscriber::{Subscriber, SubscriberEndpoint, SubscriberLayers, SubscriberStack};
 
 use crate::registry::{Metadata, Registry};
 use debug::Stats;
@@ -65,6 +74,20 @@ pub(crate) struct Shared {
     pub router: Router,
     pub max_message_size: usize,
     pub stats: Arc<Stats>,
+    /// The layers around every endpoint, when there are any.
+    pub stack: Option<Stack>,
+    /// Whether the layers also wrap `Debug.*` and the gRPC health check.
+    pub layer_debug: bool,
+}
+
+impl Shared {
+    /// The layer stack `endpoint` is served through; `None` to call it directly.
+    pub(crate) fn stack_for(&self, endpoint: &HandlerEndpoint) -> Option<Stack> {
+        match &self.stack {
+            Some(_) if endpoint.internal && !self.layer_debug => None,
+            stack => stack.clone(),
+        }
+    }
 }
 
 /// A server to be started: options plus handlers.
@@ -73,6 +96,8 @@ pub struct Server {
     options: ServerOptions,
     router: Router,
     stats: Arc<Stats>,
+    layers: Layers,
+    layer_debug: bool,
     /// Subscriber endpoints to list in the registry (the broker delivers to them).
     subscribers: Vec<crate::registry::Endpoint>,
 }
@@ -91,8 +116,21 @@ impl Server {
             options,
             router,
             stats,
+            layers: Layers::default(),
+            layer_debug: false,
             subscribers: Vec::new(),
         }
+    }
+
+    /// Serves every endpoint through these layers (outermost first).
+    pub fn layers(&mut self, layers: Layers) {
+        self.layers = layers;
+    }
+
+    /// Whether the layers also wrap `Debug.Health`, `Debug.Stats` and the gRPC health check
+    /// (off: health checks pass whatever the layers would refuse).
+    pub fn layer_debug_endpoints(&mut self, on: bool) {
+        self.layer_debug = on;
     }
 
     /// Lists a subscriber endpoint in the registry record.
@@ -127,6 +165,8 @@ impl Server {
             options,
             router,
             stats,
+            layers,
+            layer_debug,
             ..
         } = self;
         let listener = TcpListener::bind(&options.address).await.map_err(|e| {
@@ -148,6 +188,9 @@ impl Server {
             router,
             max_message_size: options.max_message_size,
             stats,
+            stack: (!layers.is_empty())
+                .then(|| layers.around(tower::service_fn(Request::dispatch))),
+            layer_debug,
         });
 
         let (stop_accepting, accepting) = watch::channel(false);
@@ -201,7 +244,7 @@ async fn accept_loop(
     loop {
         tokio::select! {
             accepted = listener.accept() => {
-                let (stream, _) = match accepted {
+                let (stream, peer) = match accepted {
                     Ok(s) => s,
                     Err(e) => {
                         // Out of file descriptors and the like: pause rather than spin.
@@ -214,7 +257,9 @@ async fn accept_loop(
                 let shared = Arc::clone(&shared);
                 let service = hyper::service::service_fn(move |req| {
                     let shared = Arc::clone(&shared);
-                    async move { Ok::<_, std::convert::Infallible>(grpc::serve(shared, req).await) }
+                    async move {
+                        Ok::<_, std::convert::Infallible>(grpc::serve(shared, req, Some(peer)).await)
+                    }
                 });
                 let conn = graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
                 connections.spawn(async move {

@@ -3,6 +3,7 @@
 
 use super::guard::{handler_error, panicked};
 use super::handler::Replies;
+use super::request::EndHooks;
 use super::Shared;
 use crate::Error;
 use bytes::{Bytes, BytesMut};
@@ -30,6 +31,8 @@ pub(super) struct ReplyBody {
     /// How the stream ends, once known; sent after the frames before it.
     end: Option<Status>,
     done: bool,
+    /// The layers' hooks, told how the stream ended.
+    hooks: Option<EndHooks>,
 }
 
 impl ReplyBody {
@@ -38,6 +41,7 @@ impl ReplyBody {
         deadline: Option<Instant>,
         name: String,
         shared: Arc<Shared>,
+        hooks: Option<EndHooks>,
     ) -> ReplyBody {
         ReplyBody {
             replies,
@@ -47,6 +51,7 @@ impl ReplyBody {
             shared,
             end: None,
             done: false,
+            hooks,
         }
     }
 
@@ -116,8 +121,15 @@ impl http_body::Body for ReplyBody {
             return Poll::Pending;
         };
         this.done = true;
-        if end.code() != Code::Ok {
+        let ok = end.code() == Code::Ok;
+        if !ok {
             this.shared.stats.errors.fetch_add(1, Ordering::Relaxed);
+        }
+        if let Some(hooks) = this.hooks.take() {
+            match ok {
+                true => hooks.ended(Ok(())),
+                false => hooks.ended(Err(&Error::from_status(&this.shared.name, &end))),
+            }
         }
         let mut trailers = http::HeaderMap::new();
         if let Err(e) = end.add_header(&mut trailers) {
@@ -166,12 +178,15 @@ mod tests {
             router: Default::default(),
             max_message_size: 1 << 20,
             stats: Default::default(),
+            stack: None,
+            layer_debug: false,
         });
         let body = ReplyBody::new(
             Box::new(PanicsAfterTwo(0)),
             None,
             "Svc.Stream".into(),
             Arc::clone(&shared),
+            None,
         );
         let collected = body.collect().await.unwrap();
         let trailers = collected.trailers().cloned().expect("trailers");

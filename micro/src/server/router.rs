@@ -28,12 +28,14 @@ impl Router {
             .insert(endpoint.name().to_string(), Arc::new(endpoint));
     }
 
-    pub(crate) fn add_internal(&mut self, endpoint: HandlerEndpoint) {
+    pub(crate) fn add_internal(&mut self, mut endpoint: HandlerEndpoint) {
+        endpoint.internal = true;
         self.internal.push(endpoint.name().to_string());
         self.add(endpoint);
     }
 
-    pub(crate) fn add_exact(&mut self, path: &str, endpoint: HandlerEndpoint) {
+    pub(crate) fn add_exact(&mut self, path: &str, mut endpoint: HandlerEndpoint) {
+        endpoint.internal = true;
         self.exact.insert(path.to_string(), Arc::new(endpoint));
     }
 

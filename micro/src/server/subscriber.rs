@@ -10,6 +10,13 @@ use futures::FutureExt;
 use std::future::Future;
 use std::sync::Arc;
 
+use super::delivery::Delivery;
+
+/// The layers around every subscriber of a service.
+pub type SubscriberLayers = crate::layer::Layers<Delivery, ()>;
+/// A subscriber with the service's subscriber layers around it.
+pub type SubscriberStack = crate::layer::Stack<Delivery, ()>;
+
 /// A type whose methods (or a function) receive messages. Implemented by
 /// `#[micro::subscriber]`.
 pub trait Subscriber: Send + Sync + 'static {
@@ -17,7 +24,8 @@ pub trait Subscriber: Send + Sync + 'static {
     fn endpoints(self: Arc<Self>) -> Vec<SubscriberEndpoint>;
 }
 
-type HandleFn = dyn Fn(Context, broker::Message) -> BoxFuture<'static, Result<()>> + Send + Sync;
+pub(crate) type HandleFn =
+    dyn Fn(Context, broker::Message) -> BoxFuture<'static, Result<()>> + Send + Sync;
 
 /// One subscriber: its name (`Func`, `Example.Handle`), its message schema and its function.
 #[derive(Clone)]
@@ -94,10 +102,12 @@ impl SubscriberEndpoint {
         }
     }
 
-    /// The broker handler that runs this subscriber for `service`.
-    pub fn handler(&self, service: &str) -> broker::MessageHandler {
+    /// The broker handler that runs this subscriber for `service`, through `layers`.
+    pub fn handler(&self, service: &str, layers: &SubscriberLayers) -> broker::MessageHandler {
         let handle = Arc::clone(&self.handle);
         let (service, name) = (service.to_string(), self.name.clone());
+        let stack =
+            (!layers.is_empty()).then(|| layers.around(tower::service_fn(Delivery::dispatch)));
         Arc::new(move |event: Event| {
             let metadata = event
                 .message
@@ -106,7 +116,19 @@ impl SubscriberEndpoint {
                 .map(|(k, v)| (k.to_ascii_lowercase(), v.clone()))
                 .collect();
             let ctx = Context::new(service.clone(), name.clone()).with_metadata(metadata);
-            handle(ctx, event.message)
+            match &stack {
+                None => handle(ctx, event.message),
+                Some(stack) => {
+                    use tower::ServiceExt;
+                    let delivery = Delivery {
+                        context: ctx,
+                        topic: event.topic,
+                        message: event.message,
+                        handle: Arc::clone(&handle),
+                    };
+                    stack.clone().oneshot(delivery).boxed()
+                }
+            }
         })
     }
 }
