@@ -442,3 +442,76 @@ async fn debug_endpoints_answer() {
     );
     svc.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn least_outstanding_sends_fewer_calls_to_a_slow_node() {
+    use micro::layer::{from_fn, Next};
+    use micro::server::{Reply, Request};
+    let reg: Arc<dyn Registry> = Arc::new(MemoryRegistry::new());
+    let node = |instance: &str, delay: Duration| {
+        micro::Service::builder()
+            .flags(micro::Flags::default())
+            .name(SERVICE)
+            .registry(Arc::clone(&reg))
+            .handler(TestHandler {
+                instance: instance.into(),
+                ..Default::default()
+            })
+            .layer(from_fn(
+                move |request: Request, next: Next<Request, Reply>| async move {
+                    tokio::time::sleep(delay).await;
+                    next.run(request).await
+                },
+            ))
+            .build()
+            .unwrap()
+            .start()
+    };
+    let nodes = [
+        node("slow", Duration::from_millis(50)).await.unwrap(),
+        node("fast1", Duration::ZERO).await.unwrap(),
+        node("fast2", Duration::ZERO).await.unwrap(),
+    ];
+    let selector = RegistrySelector::new(Arc::clone(&reg)).strategy(Strategy::LeastOutstanding);
+    let client = Client::builder().selector(Arc::new(selector)).build();
+    // 8 callers, 40 calls each, all at once.
+    let callers: Vec<_> = (0..8)
+        .map(|_| {
+            let client = client.clone();
+            tokio::spawn(async move {
+                let mut seen = Vec::new();
+                for _ in 0..40 {
+                    let reply: EchoResponse = client
+                        .call(
+                            SERVICE,
+                            "Test.Echo",
+                            &EchoRequest::default(),
+                            CallOptions::default(),
+                        )
+                        .await
+                        .unwrap();
+                    seen.push(reply.instance);
+                }
+                seen
+            })
+        })
+        .collect();
+    let mut counts = std::collections::BTreeMap::<String, usize>::new();
+    for caller in callers {
+        for instance in caller.await.unwrap() {
+            *counts.entry(instance).or_default() += 1;
+        }
+    }
+    eprintln!("calls per node: {counts:?}");
+    let slow = counts.get("slow").copied().unwrap_or(0);
+    let (fast1, fast2) = (counts["fast1"], counts["fast2"]);
+    assert_eq!(slow + fast1 + fast2, 320);
+    // At random each would get about a third (107); the slow node holds its calls 50 ms.
+    assert!(
+        slow * 3 < fast1.min(fast2),
+        "the slow node got {slow} calls, the fast ones {fast1} and {fast2}"
+    );
+    for node in nodes {
+        node.stop().await.unwrap();
+    }
+}

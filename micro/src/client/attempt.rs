@@ -182,6 +182,7 @@ impl Client {
                 ))
             }
         };
+        self.inner.selector.started(&service, &node);
         let sent = match payload {
             Payload::Call(body) => {
                 let path = grpc_path(&service, &endpoint);

@@ -89,6 +89,12 @@ pub trait Selector: Send + Sync + std::fmt::Debug + 'static {
     /// Reports how a call to `node` went. Only connection failures take a node out of
     /// rotation.
     fn mark(&self, service: &str, node: &Node, outcome: Outcome);
+
+    /// Reports that a call to `node` starts; its [`mark`](Self::mark) follows when it ends.
+    /// Selectors that count calls in flight (least outstanding requests) need it.
+    fn started(&self, service: &str, node: &Node) {
+        let _ = (service, node);
+    }
 }
 
 /// How a call to a node went, as far as choosing nodes cares.

@@ -83,7 +83,12 @@ impl Selector for RegistrySelector {
         Ok(Next::ordered(services, order))
     }
 
+    fn started(&self, _service: &str, node: &Node) {
+        self.counters.started(&node.id);
+    }
+
     fn mark(&self, _service: &str, node: &Node, outcome: Outcome) {
+        self.counters.ended(&node.id);
         match outcome {
             Outcome::Succeeded => self.blacklist.succeed(&node.id),
             Outcome::Unreachable => self.blacklist.fail(&node.id),
