@@ -95,6 +95,7 @@ pub mod server;
 pub mod service;
 pub mod streaming;
 pub mod web;
+pub mod wrappers;
 
 pub use client::{CallOptions, Client};
 pub use context::Context;

@@ -541,3 +541,85 @@ async fn a_panicking_layer_is_answered_as_internal_and_the_server_keeps_serving(
     assert_eq!(reply.message, "after");
     svc.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_circuit_breaker_stops_calls_to_a_failing_node_until_it_recovers() {
+    use micro::wrappers::breaker::{CircuitBreakerLayer, State};
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    let registry: Arc<dyn Registry> = Arc::new(MemoryRegistry::new());
+    // The node fails every call while `sick`, and counts the calls that reach it.
+    let sick = Arc::new(AtomicBool::new(true));
+    let reached = Arc::new(AtomicUsize::new(0));
+    let svc = micro::Service::builder()
+        .flags(micro::Flags::default())
+        .name(SERVICE)
+        .registry(Arc::clone(&registry))
+        .handler(TestHandler::default())
+        .layer(from_fn({
+            let (sick, reached) = (Arc::clone(&sick), Arc::clone(&reached));
+            move |request: Request, next: Next<Request, Reply>| {
+                let (sick, reached) = (Arc::clone(&sick), Arc::clone(&reached));
+                async move {
+                    reached.fetch_add(1, Ordering::SeqCst);
+                    if sick.load(Ordering::SeqCst) {
+                        return Err(Error::internal_server_error(SERVICE, "sick"));
+                    }
+                    next.run(request).await
+                }
+            }
+        }))
+        .build()
+        .unwrap()
+        .start()
+        .await
+        .unwrap();
+    let node = svc.local_addr().to_string();
+    let cool_down = Duration::from_millis(300);
+    let breaker = CircuitBreakerLayer::new(3, cool_down);
+    let client = Client::builder()
+        .registry(Arc::clone(&registry))
+        .retries(0)
+        .layer(breaker.clone())
+        .build();
+    let request = echo("x");
+    let call =
+        || client.call::<_, EchoResponse>(SERVICE, "Test.Echo", &request, CallOptions::default());
+
+    for _ in 0..3 {
+        assert_eq!(call().await.unwrap_err().detail, "sick");
+    }
+    assert!(matches!(
+        breaker.state(&node, SERVICE, "Test.Echo"),
+        State::Open(_)
+    ));
+    // Open: calls fail at once, naming the circuit, and never reach the node.
+    for _ in 0..5 {
+        let err = call().await.unwrap_err();
+        assert_eq!(err.code, 503);
+        assert!(
+            err.detail.starts_with(&format!(
+                "the circuit of {SERVICE}.Test.Echo at {node} is open after 3 failures in a row"
+            )),
+            "{}",
+            err.detail
+        );
+    }
+    assert_eq!(reached.load(Ordering::SeqCst), 3);
+
+    // After the cool-down one call tests the node; it is still sick: open again.
+    tokio::time::sleep(cool_down).await;
+    assert_eq!(call().await.unwrap_err().detail, "sick");
+    assert_eq!(reached.load(Ordering::SeqCst), 4);
+    assert_eq!(call().await.unwrap_err().code, 503);
+    assert_eq!(reached.load(Ordering::SeqCst), 4);
+
+    // It recovers: the next test call closes the circuit and calls flow again.
+    sick.store(false, Ordering::SeqCst);
+    tokio::time::sleep(cool_down).await;
+    for _ in 0..3 {
+        assert_eq!(call().await.unwrap().message, "x");
+    }
+    assert_eq!(breaker.state(&node, SERVICE, "Test.Echo"), State::Closed(0));
+    assert_eq!(reached.load(Ordering::SeqCst), 7);
+    svc.stop().await.unwrap();
+}
