@@ -623,3 +623,128 @@ async fn a_circuit_breaker_stops_calls_to_a_failing_node_until_it_recovers() {
     assert_eq!(reached.load(Ordering::SeqCst), 7);
     svc.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_server_rate_limit_answers_the_excess_429_and_serves_the_limit() {
+    use micro::wrappers::RateLimitLayer;
+    let registry: Arc<dyn Registry> = Arc::new(MemoryRegistry::new());
+    let per_second = 20.0;
+    // When each call reached the server, before the limit: the span the limit applies to.
+    let arrivals: Arc<Mutex<Vec<std::time::Instant>>> = Arc::default();
+    let svc = micro::Service::builder()
+        .flags(micro::Flags::default())
+        .name(SERVICE)
+        .registry(Arc::clone(&registry))
+        .handler(TestHandler::default())
+        .layer(from_fn({
+            let arrivals = Arc::clone(&arrivals);
+            move |request: Request, next: Next<Request, Reply>| {
+                arrivals.lock().unwrap().push(std::time::Instant::now());
+                next.run(request)
+            }
+        }))
+        .layer(RateLimitLayer::new(per_second).per_endpoint())
+        .build()
+        .unwrap()
+        .start()
+        .await
+        .unwrap();
+    let client = Client::new(Arc::clone(&registry));
+    // Three times the limit, evenly over one second: 60 calls, one every 16.7 ms.
+    let start = tokio::time::Instant::now();
+    let mut calls = Vec::new();
+    for i in 0..60u32 {
+        tokio::time::sleep_until(start + Duration::from_secs(1) * i / 60).await;
+        let client = client.clone();
+        calls.push(tokio::spawn(async move {
+            client
+                .call::<_, EchoResponse>(
+                    SERVICE,
+                    "Test.Echo",
+                    &echo("x"),
+                    CallOptions::default().retries(0),
+                )
+                .await
+        }));
+    }
+    let (mut served, mut refused) = (0, 0);
+    for call in calls {
+        match call.await.unwrap() {
+            Ok(_) => served += 1,
+            Err(e) => {
+                assert_eq!((e.id.as_str(), e.code), (SERVICE, 429), "{e:?}");
+                assert!(
+                    e.detail.starts_with(
+                        "go.micro.test.Test.Echo is over its rate limit of 20 requests a second"
+                    ),
+                    "{}",
+                    e.detail
+                );
+                refused += 1;
+            }
+        }
+    }
+    let span = {
+        let arrivals = arrivals.lock().unwrap();
+        (arrivals[arrivals.len() - 1] - arrivals[0]).as_secs_f64()
+    };
+    // The burst (2) at the start, then one each 50 ms of the span: within one tick of that.
+    let expected = 2.0 + per_second * span;
+    eprintln!("served {served}, refused {refused}, over {span:.3} s (expected {expected:.1})");
+    assert_eq!(served + refused, 60);
+    assert!(
+        (served as f64 - expected).abs() <= 1.0 + f64::EPSILON,
+        "served {served} of 60 over {span:.3} s: expected {expected:.1}"
+    );
+    // Another endpoint has its own limit.
+    let health: serde_json::Value = client
+        .call_json(
+            SERVICE,
+            "Test.Sleep",
+            &serde_json::json!({}),
+            CallOptions::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(health["had_deadline"], true);
+    svc.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_client_rate_limit_waits_its_turn_or_refuses() {
+    use micro::wrappers::RateLimitLayer;
+    let registry: Arc<dyn Registry> = Arc::new(MemoryRegistry::new());
+    let svc = micro_tests::start(Arc::clone(&registry), TestHandler::default()).await;
+    let waiting = Client::builder()
+        .registry(Arc::clone(&registry))
+        .layer(RateLimitLayer::new(20.0).wait())
+        .build();
+    let start = std::time::Instant::now();
+    for _ in 0..10 {
+        waiting
+            .call::<_, EchoResponse>(SERVICE, "Test.Echo", &echo("x"), CallOptions::default())
+            .await
+            .unwrap();
+    }
+    // Ten calls at 20 a second, two at once, cannot take less than eight intervals of 50 ms.
+    assert!(
+        start.elapsed() >= Duration::from_millis(400),
+        "{:?}",
+        start.elapsed()
+    );
+
+    let refusing = Client::builder()
+        .registry(Arc::clone(&registry))
+        .layer(RateLimitLayer::new(1.0).burst(1))
+        .build();
+    refusing
+        .call::<_, EchoResponse>(SERVICE, "Test.Echo", &echo("x"), CallOptions::default())
+        .await
+        .unwrap();
+    let err = refusing
+        .call::<_, EchoResponse>(SERVICE, "Test.Echo", &echo("x"), CallOptions::default())
+        .await
+        .unwrap_err();
+    assert_eq!((err.id.as_str(), err.code), ("go.micro.client", 429));
+    svc.stop().await.unwrap();
+}

@@ -3,7 +3,10 @@
 //! [`ClientBuilder::layer`](crate::client::ClientBuilder::layer).
 //!
 //! - [`breaker`]: a circuit breaker per node and endpoint, for clients.
+//! - [`rate_limit`]: requests per second per service or endpoint, for servers and clients.
 
 pub mod breaker;
+pub mod rate_limit;
 
 pub use breaker::CircuitBreakerLayer;
+pub use rate_limit::RateLimitLayer;
