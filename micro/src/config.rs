@@ -28,6 +28,8 @@ pub struct Config {
     pub register_ttl: Duration,
     /// `MICRO_REGISTER_INTERVAL` (seconds): how often a service registers again.
     pub register_interval: Duration,
+    /// `MICRO_METRICS_ADDRESS`: where Prometheus metrics are served (off when unset).
+    pub metrics_address: Option<String>,
 }
 
 impl Default for Config {
@@ -42,6 +44,7 @@ impl Default for Config {
             server_address: None,
             register_ttl: registry::DEFAULT_TTL,
             register_interval: registry::DEFAULT_INTERVAL,
+            metrics_address: None,
         }
     }
 }
@@ -104,6 +107,7 @@ impl Config {
             server_address: get("MICRO_SERVER_ADDRESS").or(self.server_address),
             register_ttl: secs("MICRO_REGISTER_TTL", self.register_ttl),
             register_interval: secs("MICRO_REGISTER_INTERVAL", self.register_interval),
+            metrics_address: get("MICRO_METRICS_ADDRESS").or(self.metrics_address),
         }
     }
 
@@ -124,6 +128,7 @@ impl Config {
             register_interval: flags
                 .register_interval
                 .map_or(self.register_interval, Duration::from_secs),
+            metrics_address: self.metrics_address,
         }
     }
 }

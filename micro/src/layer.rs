@@ -57,6 +57,19 @@ impl<Req: Send + 'static, Rsp: Send + 'static> Layers<Req, Rsp> {
         }));
     }
 
+    /// Adds `layer` outside the ones added before it.
+    pub fn push_outermost<L>(&mut self, layer: L)
+    where
+        L: Layer<Stack<Req, Rsp>> + Send + Sync + 'static,
+        L::Service: Service<Req, Response = Rsp, Error = Error> + Clone + Send + Sync + 'static,
+        <L::Service as Service<Req>>::Future: Send + 'static,
+    {
+        self.wraps.insert(
+            0,
+            Arc::new(move |inner| BoxCloneSyncService::new(layer.layer(inner))),
+        );
+    }
+
     /// Whether there are none (then nothing is boxed and calls go straight through).
     pub fn is_empty(&self) -> bool {
         self.wraps.is_empty()

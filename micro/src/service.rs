@@ -40,6 +40,8 @@ pub struct Service {
     broker: Arc<dyn Broker>,
     subscribers: Vec<(String, SubscriberEndpoint, SubscribeOptions)>,
     subscriber_layers: SubscriberLayers,
+    /// Where to serve Prometheus metrics (`MICRO_METRICS_ADDRESS`).
+    metrics_address: Option<String>,
 }
 
 impl Service {
@@ -65,6 +67,9 @@ impl Service {
 
     /// Starts serving, registers, and subscribes its subscribers; returns a handle to stop it.
     pub async fn start(self) -> crate::Result<RunningService> {
+        if let Some(address) = &self.metrics_address {
+            serve_metrics(address, &self.name).await?;
+        }
         let server = self.server.start().await?;
         let mut subscriptions = Vec::new();
         for (topic, endpoint, opts) in &self.subscribers {
@@ -404,8 +409,24 @@ impl ServiceBuilder {
             Some(b) => b,
             None => config.broker(Arc::clone(&registry))?,
         };
+        // Mutated only with the `metrics` feature.
+        #[allow(unused_mut)]
+        let (mut layers, mut subscriber_layers) = (self.layers, self.subscriber_layers);
+        let metrics_address = config.metrics_address.clone();
+        #[cfg(feature = "metrics")]
+        if metrics_address.is_some() {
+            // Outermost, so what the user's layers refuse is counted too.
+            layers.push_outermost(crate::wrappers::metrics::MetricsLayer::server());
+            subscriber_layers.push_outermost(crate::wrappers::metrics::MetricsLayer::subscriber());
+        }
         let client = self.client.unwrap_or_else(|| {
-            Client::builder()
+            let builder = Client::builder();
+            #[cfg(feature = "metrics")]
+            let builder = match metrics_address {
+                Some(_) => builder.layer(crate::wrappers::metrics::MetricsLayer::client()),
+                None => builder,
+            };
+            builder
                 .registry(Arc::clone(&registry))
                 .broker(Arc::clone(&broker))
                 .from_service(name.clone())
@@ -432,7 +453,7 @@ impl ServiceBuilder {
             drain_timeout: self.drain_timeout.unwrap_or(DEFAULT_DRAIN_TIMEOUT),
         };
         let mut server = Server::new(options);
-        server.layers(self.layers);
+        server.layers(layers);
         server.layer_debug_endpoints(self.layer_debug);
         for handler in self.handlers {
             server.handle(handler);
@@ -453,7 +474,29 @@ impl ServiceBuilder {
             name,
             broker,
             subscribers,
-            subscriber_layers: self.subscriber_layers,
+            subscriber_layers,
+            metrics_address,
         })
     }
+}
+
+/// Serves this process's metrics at `address` (once per process, however many services).
+#[cfg(feature = "metrics")]
+async fn serve_metrics(address: &str, service: &str) -> crate::Result<()> {
+    crate::wrappers::metrics::serve(address)
+        .await
+        .map(drop)
+        .map_err(|e| {
+            Error::internal_server_error(
+                service,
+                format!("cannot serve metrics on {address} (MICRO_METRICS_ADDRESS): {e}"),
+            )
+        })
+}
+
+/// Built without the `metrics` feature: say so rather than ignore the setting.
+#[cfg(not(feature = "metrics"))]
+async fn serve_metrics(address: &str, _service: &str) -> crate::Result<()> {
+    tracing::warn!(%address, "MICRO_METRICS_ADDRESS is set, but micro was built without its `metrics` feature: no metrics");
+    Ok(())
 }

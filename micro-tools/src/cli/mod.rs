@@ -166,6 +166,8 @@ pub(crate) enum RecordWhat {
 pub(crate) struct Env {
     pub registry: Arc<dyn Registry>,
     pub client: micro::Client,
+    /// Where the client's Prometheus metrics are served (`MICRO_METRICS_ADDRESS`), if anywhere.
+    pub metrics: Option<String>,
 }
 
 impl Env {
@@ -184,11 +186,18 @@ impl Env {
             Arc::clone(&registry),
         )
         .map_err(|e| Failure::new(e.to_string()))?;
-        let client = micro::Client::builder()
+        let mut client = micro::Client::builder()
             .registry(Arc::clone(&registry))
-            .broker(Arc::clone(&broker))
-            .build();
-        Ok(Env { registry, client })
+            .broker(Arc::clone(&broker));
+        let metrics = micro::config::Config::from_env().metrics_address;
+        if metrics.is_some() {
+            client = client.layer(micro::wrappers::metrics::MetricsLayer::client());
+        }
+        Ok(Env {
+            registry,
+            client: client.build(),
+            metrics,
+        })
     }
 }
 
@@ -206,6 +215,12 @@ pub(crate) async fn run(cli: Cli) -> i32 {
         Ok(env) => env,
         Err(f) => return f.report(),
     };
+    if let Some(address) = &env.metrics {
+        if let Err(e) = micro::wrappers::metrics::serve(address).await {
+            let detail = format!("cannot serve metrics on {address} (MICRO_METRICS_ADDRESS): {e}");
+            return Failure::new(detail).report();
+        }
+    }
     if let Command::Cli = cli.command {
         return shell::run(env).await;
     }

@@ -4,8 +4,12 @@
 //!
 //! - [`breaker`]: a circuit breaker per node and endpoint, for clients.
 //! - [`rate_limit`]: requests per second per service or endpoint, for servers and clients.
+//! - `metrics` (cargo feature `metrics`, on by default): Prometheus counts, durations and
+//!   requests in flight for servers, clients and subscribers.
 
 pub mod breaker;
+#[cfg(feature = "metrics")]
+pub mod metrics;
 pub mod rate_limit;
 
 pub use breaker::CircuitBreakerLayer;

@@ -1,0 +1,312 @@
+//! Prometheus metrics (go-plugins' `wrapper/monitoring/prometheus`) for servers, clients and
+//! subscribers, on the `prometheus-client` crate (the Prometheus project's own Rust client):
+//!
+//! - `micro_request_total{side, service, endpoint, status}`: requests, by how they ended
+//!   (`status` is `ok` or the error's code, e.g. `500`);
+//! - `micro_request_duration_seconds{side, service, endpoint}`: a histogram of their durations;
+//! - `micro_request_in_flight{side, service, endpoint}`: requests being served or sent now.
+//!
+//! `side` is `server`, `client` or `subscriber`. A server stream counts when it ends; a client
+//! stream when it opened (its replies are the caller's to read); a publish as a client request
+//! to the topic, with an empty endpoint. Every layer of a process counts into one registry,
+//! served in the OpenMetrics text format by [`serve`] (which a `Service` and the `micro` tools do
+//! at `MICRO_METRICS_ADDRESS` when it is set).
+
+use crate::client::{Answer, Attempt};
+use crate::layer::Stack;
+use crate::server::{Delivery, Reply, Request};
+use crate::Error;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::{Registry, Unit};
+use std::sync::OnceLock;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+/// Prometheus' default buckets, in seconds.
+const BUCKETS: [f64; 11] = [
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Outcome {
+    side: &'static str,
+    service: String,
+    endpoint: String,
+    status: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Call {
+    side: &'static str,
+    service: String,
+    endpoint: String,
+}
+
+type Histograms = Family<Call, Histogram, fn() -> Histogram>;
+
+/// The metrics of this process.
+#[derive(Debug)]
+struct Metrics {
+    registry: Registry,
+    requests: Family<Outcome, Counter>,
+    duration: Histograms,
+    in_flight: Family<Call, Gauge>,
+}
+
+fn histogram() -> Histogram {
+    Histogram::new(BUCKETS)
+}
+
+fn metrics() -> &'static Metrics {
+    static METRICS: OnceLock<Metrics> = OnceLock::new();
+    METRICS.get_or_init(|| {
+        let mut registry = Registry::default();
+        let requests = Family::<Outcome, Counter>::default();
+        let duration = Histograms::new_with_constructor(histogram);
+        let in_flight = Family::<Call, Gauge>::default();
+        registry.register(
+            "micro_request",
+            "Requests served (server), sent (client) or delivered (subscriber), by outcome",
+            requests.clone(),
+        );
+        registry.register_with_unit(
+            "micro_request_duration",
+            "How long requests took",
+            Unit::Seconds,
+            duration.clone(),
+        );
+        registry.register(
+            "micro_request_in_flight",
+            "Requests under way",
+            in_flight.clone(),
+        );
+        Metrics {
+            registry,
+            requests,
+            duration,
+            in_flight,
+        }
+    })
+}
+
+/// Every metric of this process in the OpenMetrics text format.
+pub fn encode() -> String {
+    let mut text = String::new();
+    // Writing into a String cannot fail.
+    let _ = prometheus_client::encoding::text::encode(&mut text, &metrics().registry);
+    text
+}
+
+/// The content type of [`encode`]'s text.
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+/// One request being measured: in flight until it ends, then counted and timed.
+struct Measure {
+    call: Call,
+    started: Instant,
+}
+
+impl Measure {
+    fn start(side: &'static str, service: &str, endpoint: &str) -> Measure {
+        let call = Call {
+            side,
+            service: service.to_string(),
+            endpoint: endpoint.to_string(),
+        };
+        metrics().in_flight.get_or_create(&call).inc();
+        Measure {
+            call,
+            started: Instant::now(),
+        }
+    }
+
+    fn end(self, outcome: Result<(), &Error>) {
+        let m = metrics();
+        m.in_flight.get_or_create(&self.call).dec();
+        m.duration
+            .get_or_create(&self.call)
+            .observe(self.started.elapsed().as_secs_f64());
+        let status = match outcome {
+            Ok(()) => "ok".to_string(),
+            Err(e) => e.code.to_string(),
+        };
+        let Call {
+            side,
+            service,
+            endpoint,
+        } = self.call;
+        m.requests
+            .get_or_create(&Outcome {
+                side,
+                service,
+                endpoint,
+                status,
+            })
+            .inc();
+    }
+}
+
+/// Measures requests of one side.
+#[derive(Debug, Clone, Copy)]
+pub struct MetricsLayer {
+    side: &'static str,
+}
+
+impl MetricsLayer {
+    /// For a service's endpoints ([`ServiceBuilder::layer`](crate::service::ServiceBuilder::layer)).
+    pub fn server() -> Self {
+        MetricsLayer { side: "server" }
+    }
+
+    /// For a client's calls, streams and publishes
+    /// ([`ClientBuilder::layer`](crate::client::ClientBuilder::layer)).
+    pub fn client() -> Self {
+        MetricsLayer { side: "client" }
+    }
+
+    /// For a service's subscribers
+    /// ([`ServiceBuilder::subscriber_layer`](crate::service::ServiceBuilder::subscriber_layer)).
+    pub fn subscriber() -> Self {
+        MetricsLayer { side: "subscriber" }
+    }
+}
+
+impl<Req, Rsp> tower::Layer<Stack<Req, Rsp>> for MetricsLayer {
+    type Service = MetricsService<Stack<Req, Rsp>>;
+
+    fn layer(&self, inner: Stack<Req, Rsp>) -> Self::Service {
+        MetricsService {
+            side: self.side,
+            inner,
+        }
+    }
+}
+
+/// The service of a [`MetricsLayer`].
+#[derive(Debug, Clone)]
+pub struct MetricsService<S> {
+    side: &'static str,
+    inner: S,
+}
+
+/// A request the metrics can name, and how its response says it ended.
+pub trait Measured: Send + 'static {
+    /// What comes back.
+    type Response: Send + 'static;
+    /// The service (for a publish, the topic) and the endpoint.
+    fn names(&self) -> (&str, &str);
+    /// Counts `measure` when the response is over: at once, or at a stream's end.
+    #[doc(hidden)]
+    fn finish(
+        response: Self::Response,
+        measure: impl FnOnce(Result<(), &Error>) + Send + 'static,
+    ) -> Self::Response;
+}
+
+impl Measured for Request {
+    type Response = Reply;
+    fn names(&self) -> (&str, &str) {
+        (self.service(), self.endpoint())
+    }
+    fn finish(reply: Reply, measure: impl FnOnce(Result<(), &Error>) + Send + 'static) -> Reply {
+        reply.on_end(measure)
+    }
+}
+
+impl Measured for Attempt {
+    type Response = Answer;
+    fn names(&self) -> (&str, &str) {
+        (self.service(), self.endpoint())
+    }
+    fn finish(answer: Answer, measure: impl FnOnce(Result<(), &Error>) + Send + 'static) -> Answer {
+        measure(Ok(()));
+        answer
+    }
+}
+
+impl Measured for Delivery {
+    type Response = ();
+    fn names(&self) -> (&str, &str) {
+        (self.context().service(), self.subscriber())
+    }
+    fn finish(_: (), measure: impl FnOnce(Result<(), &Error>) + Send + 'static) {
+        measure(Ok(()))
+    }
+}
+
+impl<Req: Measured> tower::Service<Req> for MetricsService<Stack<Req, Req::Response>> {
+    type Response = Req::Response;
+    type Error = Error;
+    type Future = futures::future::BoxFuture<'static, crate::Result<Req::Response>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<crate::Result<()>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Req) -> Self::Future {
+        let (service, endpoint) = request.names();
+        let measure = Measure::start(self.side, service, endpoint);
+        let call = self.inner.call(request);
+        Box::pin(async move {
+            match call.await {
+                Ok(response) => Ok(Req::finish(response, move |outcome| measure.end(outcome))),
+                Err(e) => {
+                    measure.end(Err(&e));
+                    Err(e)
+                }
+            }
+        })
+    }
+}
+
+/// Serves [`encode`] at `http://address/metrics` until the process ends; returns the address
+/// bound. Only one exporter runs per process: later calls return the first one's address.
+pub async fn serve(address: &str) -> std::io::Result<std::net::SocketAddr> {
+    static BOUND: tokio::sync::OnceCell<std::net::SocketAddr> = tokio::sync::OnceCell::const_new();
+    BOUND
+        .get_or_try_init(|| async {
+            let listener = tokio::net::TcpListener::bind(address).await?;
+            let bound = listener.local_addr()?;
+            tokio::spawn(exporter(listener));
+            tracing::info!(address = %bound, "metrics at /metrics");
+            Ok(bound)
+        })
+        .await
+        .copied()
+}
+
+async fn exporter(listener: tokio::net::TcpListener) {
+    use hyper_util::rt::TokioIo;
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            continue;
+        };
+        let service =
+            hyper::service::service_fn(|req: http::Request<hyper::body::Incoming>| async move {
+                let rsp = if req.uri().path() == "/metrics" {
+                    http::Response::builder()
+                        .header(http::header::CONTENT_TYPE, CONTENT_TYPE)
+                        .body(http_body_util::Full::new(bytes::Bytes::from(encode())))
+                } else {
+                    http::Response::builder()
+                        .status(http::StatusCode::NOT_FOUND)
+                        .body(http_body_util::Full::new(bytes::Bytes::from_static(
+                            b"metrics are at /metrics\n",
+                        )))
+                };
+                rsp.map_err(|e| std::io::Error::other(e.to_string()))
+            });
+        tokio::spawn(async move {
+            let conn = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service);
+            if let Err(e) = conn.await {
+                tracing::debug!(error = %e, "metrics connection ended with an error");
+            }
+        });
+    }
+}
