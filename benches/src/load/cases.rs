@@ -35,6 +35,8 @@ enum Runner {
     UnaryTonic,
     UnaryMicro {
         json: bool,
+        /// The metrics layers on server and client.
+        metrics: bool,
     },
     StreamTonic,
     StreamMicro,
@@ -84,7 +86,10 @@ const CASES: &[Case] = &[
         unit: "req/s",
         compared: true,
         top_only: false,
-        runner: Runner::UnaryMicro { json: false },
+        runner: Runner::UnaryMicro {
+            json: false,
+            metrics: false,
+        },
     },
     Case {
         group: "unary",
@@ -93,7 +98,22 @@ const CASES: &[Case] = &[
         unit: "req/s",
         compared: true,
         top_only: false,
-        runner: Runner::UnaryMicro { json: true },
+        runner: Runner::UnaryMicro {
+            json: true,
+            metrics: false,
+        },
+    },
+    Case {
+        group: "unary",
+        name: "micro proto, metrics",
+        baseline: false,
+        unit: "req/s",
+        compared: true,
+        top_only: true,
+        runner: Runner::UnaryMicro {
+            json: false,
+            metrics: true,
+        },
     },
     Case {
         group: "unary",
@@ -335,7 +355,9 @@ pub async fn run(plan: &Plan, mut progress: impl FnMut(&Row)) -> Result<Vec<Row>
                 for (case, taken) in cases.iter().zip(rounds.iter_mut()) {
                     let measured = match case.runner {
                         Runner::UnaryTonic => unary_tonic(conc, t).await?,
-                        Runner::UnaryMicro { json } => unary_micro(conc, t, json).await?,
+                        Runner::UnaryMicro { json, metrics } => {
+                            unary_micro(conc, t, json, metrics).await?
+                        }
                         Runner::StreamTonic => stream_tonic(conc, t).await?,
                         Runner::Cross {
                             stream,
@@ -523,9 +545,27 @@ async fn micro_client(ready: &Ready) -> Client {
     Client::new(registry_of(&ready.records).await)
 }
 
-async fn unary_micro(conc: usize, t: Timing, json: bool) -> Result<Measured, String> {
-    let (server, ready) = Server::start::<Ready>("micro-greeter", &[]).await?;
-    let client = micro_client(&ready).await;
+async fn unary_micro(
+    conc: usize,
+    t: Timing,
+    json: bool,
+    metrics: bool,
+) -> Result<Measured, String> {
+    let args = if metrics {
+        vec!["metrics".to_string()]
+    } else {
+        Vec::new()
+    };
+    let (server, ready) = Server::start::<Ready>("micro-greeter", &args).await?;
+    let client = if metrics {
+        let registry = registry_of(&ready.records).await;
+        Client::builder()
+            .registry(registry)
+            .layer(micro::wrappers::metrics::MetricsLayer::client())
+            .build()
+    } else {
+        micro_client(&ready).await
+    };
     if json {
         measure(&server, conc, t, move || {
             let client = client.clone();

@@ -53,12 +53,17 @@ pub async fn serve(kind: &str, args: &[String]) -> Result<(), String> {
     let ready = match kind {
         "micro-greeter" => {
             let registry: Arc<dyn Registry> = Arc::new(MemoryRegistry::new());
-            let running = micro::Service::builder()
+            let mut builder = micro::Service::builder()
                 .flags(micro::Flags::default())
                 .name(SERVICE)
                 .address("127.0.0.1:0")
                 .registry(Arc::clone(&registry))
-                .handler(Greeter)
+                .handler(Greeter);
+            // `micro-greeter metrics`: with the metrics layer (the harness's layer cost case).
+            if args.first().is_some_and(|a| a == "metrics") {
+                builder = builder.layer(micro::wrappers::metrics::MetricsLayer::server());
+            }
+            let running = builder
                 .build()
                 .map_err(|e| e.to_string())?
                 .start()
