@@ -584,6 +584,16 @@ async fn a_circuit_breaker_stops_calls_to_a_failing_node_until_it_recovers() {
     let request = echo("x");
     let call =
         || client.call::<_, EchoResponse>(SERVICE, "Test.Echo", &request, CallOptions::default());
+    // The circuit's state as this process's metrics show it (0 closed, 1 half-open, 2 open).
+    let gauge = || {
+        let line = format!(
+            "micro_circuit_state{{node=\"{node}\",service=\"{SERVICE}\",endpoint=\"Test.Echo\"}} "
+        );
+        micro::wrappers::metrics::encode()
+            .lines()
+            .find_map(|l| l.strip_prefix(&line).map(str::to_string))
+    };
+    assert_eq!(gauge(), None, "no metric before the circuit changes");
 
     for _ in 0..3 {
         assert_eq!(call().await.unwrap_err().detail, "sick");
@@ -592,6 +602,7 @@ async fn a_circuit_breaker_stops_calls_to_a_failing_node_until_it_recovers() {
         breaker.state(&node, SERVICE, "Test.Echo"),
         State::Open(_)
     ));
+    assert_eq!(gauge().as_deref(), Some("2"));
     // Open: calls fail at once, naming the circuit, and never reach the node.
     for _ in 0..5 {
         let err = call().await.unwrap_err();
@@ -612,6 +623,7 @@ async fn a_circuit_breaker_stops_calls_to_a_failing_node_until_it_recovers() {
     assert_eq!(reached.load(Ordering::SeqCst), 4);
     assert_eq!(call().await.unwrap_err().code, 503);
     assert_eq!(reached.load(Ordering::SeqCst), 4);
+    assert_eq!(gauge().as_deref(), Some("2"));
 
     // It recovers: the next test call closes the circuit and calls flow again.
     sick.store(false, Ordering::SeqCst);
@@ -620,6 +632,7 @@ async fn a_circuit_breaker_stops_calls_to_a_failing_node_until_it_recovers() {
         assert_eq!(call().await.unwrap().message, "x");
     }
     assert_eq!(breaker.state(&node, SERVICE, "Test.Echo"), State::Closed(0));
+    assert_eq!(gauge().as_deref(), Some("0"));
     assert_eq!(reached.load(Ordering::SeqCst), 7);
     svc.stop().await.unwrap();
 }

@@ -3,7 +3,9 @@
 //! Closed, calls pass. After `failures` failures in a row, it opens: calls to that node's
 //! endpoint fail at once with 503 naming the open circuit, and the call's retry goes to the node
 //! the selector picks next. After the cool-down it is half-open: one call goes through; if it
-//! succeeds the circuit closes, if not it opens again. Each transition is logged.
+//! succeeds the circuit closes, if not it opens again. Each transition is logged, and shown as
+//! the gauge `micro_circuit_state{node, service, endpoint}` (0 closed, 1 half-open, 2 open) when
+//! the `metrics` feature is on.
 
 use crate::client::{Answer, Attempt, Kind, CLIENT_ID};
 use crate::layer::Stack;
@@ -129,20 +131,25 @@ impl tower::Service<Attempt> for CircuitBreaker {
 }
 
 impl CircuitBreakerLayer {
-    /// Lets a call through, or refuses it while the circuit is open.
-    fn admit(&self, key: &Key) -> crate::Result<()> {
+    /// Runs `f` on the circuit of `key` (closed if new), under the lock.
+    fn with_state<T>(&self, key: &Key, f: impl FnOnce(&mut State) -> T) -> T {
         let mut states = self
             .circuits
             .states
             .lock()
             .unwrap_or_else(|e| e.into_inner());
-        let state = states.entry(key.clone()).or_insert(State::Closed(0));
+        f(states.entry(key.clone()).or_insert(State::Closed(0)))
+    }
+
+    /// Lets a call through, or refuses it while the circuit is open.
+    fn admit(&self, key: &Key) -> crate::Result<()> {
         let (node, service, endpoint) = key;
-        match *state {
+        self.with_state(key, |state| match *state {
             State::Closed(_) => Ok(()),
             State::Open(until) if Instant::now() >= until => {
                 *state = State::HalfOpen;
                 tracing::info!(%node, %service, %endpoint, "circuit half-open: one call goes through");
+                show(key, *state);
                 Ok(())
             }
             State::Open(until) => Err(Error::unavailable(
@@ -159,36 +166,52 @@ impl CircuitBreakerLayer {
                     "the circuit of {service}.{endpoint} at {node} is half-open: one call is already testing it"
                 ),
             )),
-        }
+        })
     }
 
     /// Counts the call's outcome.
     fn record(&self, key: &Key, failed: bool) {
-        let mut states = self
-            .circuits
-            .states
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        let state = states.entry(key.clone()).or_insert(State::Closed(0));
         let (node, service, endpoint) = key;
         let open = State::Open(Instant::now() + self.cool_down);
-        *state = match (*state, failed) {
-            (State::HalfOpen, false) => {
-                tracing::info!(%node, %service, %endpoint, "circuit closed: the node answers again");
-                State::Closed(0)
+        self.with_state(key, |state| {
+            let next = match (*state, failed) {
+                (State::HalfOpen, false) => {
+                    tracing::info!(%node, %service, %endpoint, "circuit closed: the node answers again");
+                    State::Closed(0)
+                }
+                (_, false) => State::Closed(0),
+                (State::Closed(n), true) if n + 1 >= self.failures => {
+                    tracing::warn!(%node, %service, %endpoint, failures = n + 1, cool_down = ?self.cool_down, "circuit open");
+                    open
+                }
+                (State::Closed(n), true) => State::Closed(n + 1),
+                (State::HalfOpen, true) => {
+                    tracing::warn!(%node, %service, %endpoint, cool_down = ?self.cool_down, "circuit open again: the test call failed");
+                    open
+                }
+                // A call admitted before the circuit opened, ending after: it stays open.
+                (State::Open(until), true) => State::Open(until),
+            };
+            if std::mem::discriminant(state) != std::mem::discriminant(&next) {
+                show(key, next);
             }
-            (_, false) => State::Closed(0),
-            (State::Closed(n), true) if n + 1 >= self.failures => {
-                tracing::warn!(%node, %service, %endpoint, failures = n + 1, cool_down = ?self.cool_down, "circuit open");
-                open
-            }
-            (State::Closed(n), true) => State::Closed(n + 1),
-            (State::HalfOpen, true) => {
-                tracing::warn!(%node, %service, %endpoint, cool_down = ?self.cool_down, "circuit open again: the test call failed");
-                open
-            }
-            // A call admitted before the circuit opened, ending after: it stays open.
-            (State::Open(until), true) => State::Open(until),
-        };
+            *state = next;
+        })
     }
+}
+
+/// Shows a circuit's new state as the `micro_circuit_state` metric (when metrics are built in).
+fn show(key: &Key, state: State) {
+    #[cfg(feature = "metrics")]
+    {
+        let (node, service, endpoint) = key;
+        let value = match state {
+            State::Closed(_) => 0,
+            State::HalfOpen => 1,
+            State::Open(_) => 2,
+        };
+        super::metrics::circuit_state(node, service, endpoint, value);
+    }
+    #[cfg(not(feature = "metrics"))]
+    let _ = (key, state);
 }

@@ -4,7 +4,10 @@
 //! - `micro_request_total{side, service, endpoint, status}`: requests, by how they ended
 //!   (`status` is `ok` or the error's code, e.g. `500`);
 //! - `micro_request_duration_seconds{side, service, endpoint}`: a histogram of their durations;
-//! - `micro_request_in_flight{side, service, endpoint}`: requests being served or sent now.
+//! - `micro_request_in_flight{side, service, endpoint}`: requests being served or sent now;
+//! - `micro_circuit_state{node, service, endpoint}`: each circuit of a
+//!   [`CircuitBreakerLayer`](super::CircuitBreakerLayer) that has changed state: 0 closed,
+//!   1 half-open, 2 open.
 //!
 //! `side` is `server`, `client` or `subscriber`. A server stream counts when it ends; a client
 //! stream when it opened (its replies are the caller's to read); a publish as a client request
@@ -46,6 +49,13 @@ struct Call {
     endpoint: String,
 }
 
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Circuit {
+    node: String,
+    service: String,
+    endpoint: String,
+}
+
 type Histograms = Family<Call, Histogram, fn() -> Histogram>;
 
 /// The metrics of this process.
@@ -55,6 +65,7 @@ struct Metrics {
     requests: Family<Outcome, Counter>,
     duration: Histograms,
     in_flight: Family<Call, Gauge>,
+    circuits: Family<Circuit, Gauge>,
 }
 
 fn histogram() -> Histogram {
@@ -68,6 +79,7 @@ fn metrics() -> &'static Metrics {
         let requests = Family::<Outcome, Counter>::default();
         let duration = Histograms::new_with_constructor(histogram);
         let in_flight = Family::<Call, Gauge>::default();
+        let circuits = Family::<Circuit, Gauge>::default();
         registry.register(
             "micro_request",
             "Requests served (server), sent (client) or delivered (subscriber), by outcome",
@@ -84,11 +96,17 @@ fn metrics() -> &'static Metrics {
             "Requests under way",
             in_flight.clone(),
         );
+        registry.register(
+            "micro_circuit_state",
+            "Circuit breaker state per node and endpoint: 0 closed, 1 half-open, 2 open",
+            circuits.clone(),
+        );
         Metrics {
             registry,
             requests,
             duration,
             in_flight,
+            circuits,
         }
     })
 }
@@ -99,6 +117,16 @@ pub fn encode() -> String {
     // Writing into a String cannot fail.
     let _ = prometheus_client::encoding::text::encode(&mut text, &metrics().registry);
     text
+}
+
+/// Sets the gauge of one circuit (see [`CircuitBreakerLayer`](super::CircuitBreakerLayer)).
+pub(crate) fn circuit_state(node: &str, service: &str, endpoint: &str, value: i64) {
+    let circuit = Circuit {
+        node: node.to_string(),
+        service: service.to_string(),
+        endpoint: endpoint.to_string(),
+    };
+    metrics().circuits.get_or_create(&circuit).set(value);
 }
 
 /// The content type of [`encode`]'s text.
