@@ -1,5 +1,6 @@
 //! A service's settings, in layers: go-micro's defaults, then the program's own defaults, then
-//! the `MICRO_*` environment, then the command line ([`Flags`]).
+//! the `MICRO_*` environment (and OpenTelemetry's `OTEL_EXPORTER_OTLP_*`), then the command
+//! line ([`Flags`]).
 
 use crate::broker::{self, Broker, BrokerError, HttpBroker};
 use crate::flags::Flags;
@@ -30,6 +31,9 @@ pub struct Config {
     pub register_interval: Duration,
     /// `MICRO_METRICS_ADDRESS`: where Prometheus metrics are served (off when unset).
     pub metrics_address: Option<String>,
+    /// `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`, else `OTEL_EXPORTER_OTLP_ENDPOINT`: where traces
+    /// are exported over OTLP/gRPC (off when unset).
+    pub otlp_endpoint: Option<String>,
 }
 
 impl Default for Config {
@@ -45,6 +49,7 @@ impl Default for Config {
             register_ttl: registry::DEFAULT_TTL,
             register_interval: registry::DEFAULT_INTERVAL,
             metrics_address: None,
+            otlp_endpoint: None,
         }
     }
 }
@@ -108,6 +113,9 @@ impl Config {
             register_ttl: secs("MICRO_REGISTER_TTL", self.register_ttl),
             register_interval: secs("MICRO_REGISTER_INTERVAL", self.register_interval),
             metrics_address: get("MICRO_METRICS_ADDRESS").or(self.metrics_address),
+            otlp_endpoint: get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+                .or_else(|| get("OTEL_EXPORTER_OTLP_ENDPOINT"))
+                .or(self.otlp_endpoint),
         }
     }
 
@@ -129,6 +137,7 @@ impl Config {
                 .register_interval
                 .map_or(self.register_interval, Duration::from_secs),
             metrics_address: self.metrics_address,
+            otlp_endpoint: self.otlp_endpoint,
         }
     }
 }

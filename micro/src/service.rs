@@ -25,6 +25,7 @@ use crate::server::{
     ServerOptions, Stack, Subscriber, SubscriberEndpoint, SubscriberLayers, SubscriberStack,
 };
 use crate::server::{DEFAULT_DRAIN_TIMEOUT, DEFAULT_MAX_MESSAGE_SIZE};
+use crate::wrappers::Telemetry;
 use crate::Error;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -40,8 +41,8 @@ pub struct Service {
     broker: Arc<dyn Broker>,
     subscribers: Vec<(String, SubscriberEndpoint, SubscribeOptions)>,
     subscriber_layers: SubscriberLayers,
-    /// Where to serve Prometheus metrics (`MICRO_METRICS_ADDRESS`).
-    metrics_address: Option<String>,
+    /// The metrics and traces its settings ask for.
+    telemetry: Telemetry,
 }
 
 impl Service {
@@ -67,9 +68,7 @@ impl Service {
 
     /// Starts serving, registers, and subscribes its subscribers; returns a handle to stop it.
     pub async fn start(self) -> crate::Result<RunningService> {
-        if let Some(address) = &self.metrics_address {
-            serve_metrics(address, &self.name).await?;
-        }
+        self.telemetry.start(&self.name).await?;
         let server = self.server.start().await?;
         let mut subscriptions = Vec::new();
         for (topic, endpoint, opts) in &self.subscribers {
@@ -89,6 +88,7 @@ impl Service {
             server,
             client: self.client,
             subscriptions,
+            telemetry: self.telemetry,
         })
     }
 
@@ -148,6 +148,7 @@ pub struct RunningService {
     server: RunningServer,
     client: Client,
     subscriptions: Vec<Subscription>,
+    telemetry: Telemetry,
 }
 
 impl RunningService {
@@ -173,7 +174,9 @@ impl RunningService {
                 tracing::warn!(error = %e, "unsubscribing failed");
             }
         }
-        self.server.stop().await
+        let stopped = self.server.stop().await;
+        self.telemetry.flush().await;
+        stopped
     }
 
     /// Abrupt stop, as if the process died: no deregistration.
@@ -409,24 +412,13 @@ impl ServiceBuilder {
             Some(b) => b,
             None => config.broker(Arc::clone(&registry))?,
         };
-        // Mutated only with the `metrics` feature.
-        #[allow(unused_mut)]
+        let telemetry = Telemetry::from_config(&config, &name)?;
         let (mut layers, mut subscriber_layers) = (self.layers, self.subscriber_layers);
-        let metrics_address = config.metrics_address.clone();
-        #[cfg(feature = "metrics")]
-        if metrics_address.is_some() {
-            // Outermost, so what the user's layers refuse is counted too.
-            layers.push_outermost(crate::wrappers::metrics::MetricsLayer::server());
-            subscriber_layers.push_outermost(crate::wrappers::metrics::MetricsLayer::subscriber());
-        }
+        telemetry.around_server(&mut layers);
+        telemetry.around_subscribers(&mut subscriber_layers);
         let client = self.client.unwrap_or_else(|| {
-            let builder = Client::builder();
-            #[cfg(feature = "metrics")]
-            let builder = match metrics_address {
-                Some(_) => builder.layer(crate::wrappers::metrics::MetricsLayer::client()),
-                None => builder,
-            };
-            builder
+            telemetry
+                .around_client(Client::builder())
                 .registry(Arc::clone(&registry))
                 .broker(Arc::clone(&broker))
                 .from_service(name.clone())
@@ -475,28 +467,7 @@ impl ServiceBuilder {
             broker,
             subscribers,
             subscriber_layers,
-            metrics_address,
+            telemetry,
         })
     }
-}
-
-/// Serves this process's metrics at `address` (once per process, however many services).
-#[cfg(feature = "metrics")]
-async fn serve_metrics(address: &str, service: &str) -> crate::Result<()> {
-    crate::wrappers::metrics::serve(address)
-        .await
-        .map(drop)
-        .map_err(|e| {
-            Error::internal_server_error(
-                service,
-                format!("cannot serve metrics on {address} (MICRO_METRICS_ADDRESS): {e}"),
-            )
-        })
-}
-
-/// Built without the `metrics` feature: say so rather than ignore the setting.
-#[cfg(not(feature = "metrics"))]
-async fn serve_metrics(address: &str, _service: &str) -> crate::Result<()> {
-    tracing::warn!(%address, "MICRO_METRICS_ADDRESS is set, but micro was built without its `metrics` feature: no metrics");
-    Ok(())
 }

@@ -166,8 +166,8 @@ pub(crate) enum RecordWhat {
 pub(crate) struct Env {
     pub registry: Arc<dyn Registry>,
     pub client: micro::Client,
-    /// Where the client's Prometheus metrics are served (`MICRO_METRICS_ADDRESS`), if anywhere.
-    pub metrics: Option<String>,
+    /// The client's metrics and traces (`MICRO_METRICS_ADDRESS`, `OTEL_EXPORTER_OTLP_ENDPOINT`).
+    pub telemetry: micro::wrappers::Telemetry,
 }
 
 impl Env {
@@ -186,17 +186,18 @@ impl Env {
             Arc::clone(&registry),
         )
         .map_err(|e| Failure::new(e.to_string()))?;
-        let mut client = micro::Client::builder()
+        let telemetry =
+            micro::wrappers::Telemetry::from_config(&micro::config::Config::from_env(), "micro")
+                .map_err(|e| Failure::new(e.detail))?;
+        let client = telemetry
+            .around_client(micro::Client::builder())
             .registry(Arc::clone(&registry))
-            .broker(Arc::clone(&broker));
-        let metrics = micro::config::Config::from_env().metrics_address;
-        if metrics.is_some() {
-            client = client.layer(micro::wrappers::metrics::MetricsLayer::client());
-        }
+            .broker(Arc::clone(&broker))
+            .build();
         Ok(Env {
             registry,
-            client: client.build(),
-            metrics,
+            client,
+            telemetry,
         })
     }
 }
@@ -215,28 +216,28 @@ pub(crate) async fn run(cli: Cli) -> i32 {
         Ok(env) => env,
         Err(f) => return f.report(),
     };
-    if let Some(address) = &env.metrics {
-        if let Err(e) = micro::wrappers::metrics::serve(address).await {
-            let detail = format!("cannot serve metrics on {address} (MICRO_METRICS_ADDRESS): {e}");
-            return Failure::new(detail).report();
-        }
+    if let Err(e) = env.telemetry.start("micro").await {
+        return Failure::new(e.detail).report();
     }
-    if let Command::Cli = cli.command {
-        return shell::run(env).await;
-    }
-    if let Command::Api(args) = &cli.command {
-        return crate::api::run(env, args)
+    let code = match &cli.command {
+        Command::Cli => shell::run(env.clone()).await,
+        Command::Api(args) => crate::api::run(env.clone(), args)
             .await
-            .map_or_else(Failure::report, |()| 0);
-    }
-    let mut out = std::io::stdout();
-    match commands::execute(&env, &cli.command, &mut out).await {
-        Ok(()) => out
-            .flush()
-            .map_or_else(|e| Failure::output(e).report(), |()| 0),
-        Err(f) => {
-            let _ = out.flush();
-            f.report()
+            .map_or_else(Failure::report, |()| 0),
+        command => {
+            let mut out = std::io::stdout();
+            match commands::execute(&env, command, &mut out).await {
+                Ok(()) => out
+                    .flush()
+                    .map_or_else(|e| Failure::output(e).report(), |()| 0),
+                Err(f) => {
+                    let _ = out.flush();
+                    f.report()
+                }
+            }
         }
-    }
+    };
+    // Spans of the calls just made go out before the process does.
+    env.telemetry.flush().await;
+    code
 }

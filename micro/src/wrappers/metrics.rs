@@ -9,15 +9,14 @@
 //!   [`CircuitBreakerLayer`](super::CircuitBreakerLayer) that has changed state: 0 closed,
 //!   1 half-open, 2 open.
 //!
-//! `side` is `server`, `client` or `subscriber`. A server stream counts when it ends; a client
-//! stream when it opened (its replies are the caller's to read); a publish as a client request
-//! to the topic, with an empty endpoint. Every layer of a process counts into one registry,
+//! `side` is `server`, `client` or `subscriber`. A stream counts when it ends (a client stream
+//! the caller drops before its end as `499`); a publish as a client request to the topic, with
+//! an empty endpoint. Every layer of a process counts into one registry,
 //! served in the OpenMetrics text format by [`serve`] (which a `Service` and the `micro` tools do
 //! at `MICRO_METRICS_ADDRESS` when it is set).
 
-use crate::client::{Answer, Attempt};
+use super::observed::Observed;
 use crate::layer::Stack;
-use crate::server::{Delivery, Reply, Request};
 use crate::Error;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -221,52 +220,7 @@ pub struct MetricsService<S> {
     inner: S,
 }
 
-/// A request the metrics can name, and how its response says it ended.
-pub trait Measured: Send + 'static {
-    /// What comes back.
-    type Response: Send + 'static;
-    /// The service (for a publish, the topic) and the endpoint.
-    fn names(&self) -> (&str, &str);
-    /// Counts `measure` when the response is over: at once, or at a stream's end.
-    #[doc(hidden)]
-    fn finish(
-        response: Self::Response,
-        measure: impl FnOnce(Result<(), &Error>) + Send + 'static,
-    ) -> Self::Response;
-}
-
-impl Measured for Request {
-    type Response = Reply;
-    fn names(&self) -> (&str, &str) {
-        (self.service(), self.endpoint())
-    }
-    fn finish(reply: Reply, measure: impl FnOnce(Result<(), &Error>) + Send + 'static) -> Reply {
-        reply.on_end(measure)
-    }
-}
-
-impl Measured for Attempt {
-    type Response = Answer;
-    fn names(&self) -> (&str, &str) {
-        (self.service(), self.endpoint())
-    }
-    fn finish(answer: Answer, measure: impl FnOnce(Result<(), &Error>) + Send + 'static) -> Answer {
-        measure(Ok(()));
-        answer
-    }
-}
-
-impl Measured for Delivery {
-    type Response = ();
-    fn names(&self) -> (&str, &str) {
-        (self.context().service(), self.subscriber())
-    }
-    fn finish(_: (), measure: impl FnOnce(Result<(), &Error>) + Send + 'static) {
-        measure(Ok(()))
-    }
-}
-
-impl<Req: Measured> tower::Service<Req> for MetricsService<Stack<Req, Req::Response>> {
+impl<Req: Observed> tower::Service<Req> for MetricsService<Stack<Req, Req::Response>> {
     type Response = Req::Response;
     type Error = Error;
     type Future = futures::future::BoxFuture<'static, crate::Result<Req::Response>>;
@@ -281,7 +235,10 @@ impl<Req: Measured> tower::Service<Req> for MetricsService<Stack<Req, Req::Respo
         let call = self.inner.call(request);
         Box::pin(async move {
             match call.await {
-                Ok(response) => Ok(Req::finish(response, move |outcome| measure.end(outcome))),
+                Ok(response) => Ok(Req::finish(
+                    response,
+                    Box::new(move |outcome| measure.end(outcome)),
+                )),
                 Err(e) => {
                     measure.end(Err(&e));
                     Err(e)

@@ -6,11 +6,20 @@
 //! - [`rate_limit`]: requests per second per service or endpoint, for servers and clients.
 //! - `metrics` (cargo feature `metrics`, on by default): Prometheus counts, durations and
 //!   requests in flight for servers, clients and subscribers.
+//! - `trace` (cargo feature `trace`, on by default): OpenTelemetry spans for the same, with W3C
+//!   trace context in metadata, exported over OTLP.
 
 pub mod breaker;
 #[cfg(feature = "metrics")]
 pub mod metrics;
+mod observed;
 pub mod rate_limit;
+mod telemetry;
+#[cfg(feature = "trace")]
+pub mod trace;
+
+pub use observed::Observed;
+pub use telemetry::Telemetry;
 
 pub use breaker::CircuitBreakerLayer;
 pub use rate_limit::RateLimitLayer;
