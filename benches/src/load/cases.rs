@@ -37,6 +37,8 @@ enum Runner {
         json: bool,
         /// The metrics layers on server and client.
         metrics: bool,
+        /// The tracing layers on server and client (spans sampled, exported nowhere).
+        traces: bool,
     },
     StreamTonic,
     StreamMicro,
@@ -89,6 +91,7 @@ const CASES: &[Case] = &[
         runner: Runner::UnaryMicro {
             json: false,
             metrics: false,
+            traces: false,
         },
     },
     Case {
@@ -101,6 +104,7 @@ const CASES: &[Case] = &[
         runner: Runner::UnaryMicro {
             json: true,
             metrics: false,
+            traces: false,
         },
     },
     Case {
@@ -113,6 +117,20 @@ const CASES: &[Case] = &[
         runner: Runner::UnaryMicro {
             json: false,
             metrics: true,
+            traces: false,
+        },
+    },
+    Case {
+        group: "unary",
+        name: "micro proto, metrics + traces",
+        baseline: false,
+        unit: "req/s",
+        compared: true,
+        top_only: true,
+        runner: Runner::UnaryMicro {
+            json: false,
+            metrics: true,
+            traces: true,
         },
     },
     Case {
@@ -355,9 +373,11 @@ pub async fn run(plan: &Plan, mut progress: impl FnMut(&Row)) -> Result<Vec<Row>
                 for (case, taken) in cases.iter().zip(rounds.iter_mut()) {
                     let measured = match case.runner {
                         Runner::UnaryTonic => unary_tonic(conc, t).await?,
-                        Runner::UnaryMicro { json, metrics } => {
-                            unary_micro(conc, t, json, metrics).await?
-                        }
+                        Runner::UnaryMicro {
+                            json,
+                            metrics,
+                            traces,
+                        } => unary_micro(conc, t, json, metrics, traces).await?,
                         Runner::StreamTonic => stream_tonic(conc, t).await?,
                         Runner::Cross {
                             stream,
@@ -550,19 +570,27 @@ async fn unary_micro(
     t: Timing,
     json: bool,
     metrics: bool,
+    traces: bool,
 ) -> Result<Measured, String> {
-    let args = if metrics {
-        vec!["metrics".to_string()]
-    } else {
-        Vec::new()
-    };
+    let mut args = Vec::new();
+    if metrics {
+        args.push("metrics".to_string());
+    }
+    if traces {
+        args.push("traces".to_string());
+    }
     let (server, ready) = Server::start::<Ready>("micro-greeter", &args).await?;
-    let client = if metrics {
+    let client = if metrics || traces {
         let registry = registry_of(&ready.records).await;
-        Client::builder()
-            .registry(registry)
-            .layer(micro::wrappers::metrics::MetricsLayer::client())
-            .build()
+        let mut builder = Client::builder().registry(registry);
+        if traces {
+            let tracer = micro::wrappers::trace::Tracer::new("micro-bench");
+            builder = builder.layer(tracer.client());
+        }
+        if metrics {
+            builder = builder.layer(micro::wrappers::metrics::MetricsLayer::client());
+        }
+        builder.build()
     } else {
         micro_client(&ready).await
     };

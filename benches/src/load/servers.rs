@@ -59,8 +59,13 @@ pub async fn serve(kind: &str, args: &[String]) -> Result<(), String> {
                 .address("127.0.0.1:0")
                 .registry(Arc::clone(&registry))
                 .handler(Greeter);
-            // `micro-greeter metrics`: with the metrics layer (the harness's layer cost case).
-            if args.first().is_some_and(|a| a == "metrics") {
+            // `micro-greeter [traces] [metrics]`: with those layers (the harness's layer cost
+            // cases), traces outermost as a service with OTEL_EXPORTER_OTLP_ENDPOINT has them.
+            if args.iter().any(|a| a == "traces") {
+                let tracer = micro::wrappers::trace::Tracer::new(SERVICE);
+                builder = builder.layer(tracer.server());
+            }
+            if args.iter().any(|a| a == "metrics") {
                 builder = builder.layer(micro::wrappers::metrics::MetricsLayer::server());
             }
             let running = builder
