@@ -19,7 +19,7 @@ mod telemetry;
 pub mod trace;
 
 pub use observed::Observed;
-pub use telemetry::Telemetry;
+pub use telemetry::{Telemetry, TRACE_FLUSH_LIMIT};
 
 pub use breaker::CircuitBreakerLayer;
 pub use rate_limit::RateLimitLayer;

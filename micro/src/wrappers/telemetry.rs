@@ -5,6 +5,9 @@ use crate::client::ClientBuilder;
 use crate::config::Config;
 use crate::server::{Layers, SubscriberLayers};
 
+/// How long [`Telemetry::flush`] waits for the exporter.
+pub const TRACE_FLUSH_LIMIT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// The observing layers [`Config`] asks for, outermost (so what other layers refuse is seen
 /// too): traces, then metrics.
 #[derive(Debug, Clone, Default)]
@@ -99,12 +102,15 @@ impl Telemetry {
         Ok(())
     }
 
-    /// Sends the spans not yet exported; a failure is logged (the spans are lost).
+    /// Sends the spans not yet exported, for at most [`TRACE_FLUSH_LIMIT`] (a collector that hangs
+    /// does not hold a stopping service); a failure is logged (the spans are lost).
     pub async fn flush(&self) {
         #[cfg(feature = "trace")]
         if let Some(tracer) = &self.tracer {
-            if let Err(e) = tracer.flush().await {
-                tracing::warn!(error = %e, "traces not flushed");
+            match tokio::time::timeout(TRACE_FLUSH_LIMIT, tracer.flush()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::warn!(error = %e, "traces not flushed"),
+                Err(_) => tracing::warn!(limit = ?TRACE_FLUSH_LIMIT, "traces not flushed in time"),
             }
         }
     }
