@@ -19,6 +19,13 @@ fn is_reserved(key: &str) -> bool {
         )
 }
 
+/// Headers whose value is new on every call (a trace's span id). HPACK would add each one to
+/// the connection's header table, pushing out the headers that repeat; sent as never-indexed
+/// they leave the table to those.
+fn changes_every_call(key: &str) -> bool {
+    matches!(key, "traceparent" | "tracestate")
+}
+
 /// The caller's metadata from request headers.
 pub(crate) fn from_headers(headers: &http::HeaderMap) -> Metadata {
     headers
@@ -40,7 +47,10 @@ pub(crate) fn to_grpc(md: &Metadata, out: &mut tonic::metadata::MetadataMap) {
             tonic::metadata::MetadataKey::from_bytes(key.as_bytes()),
             tonic::metadata::MetadataValue::try_from(v.as_str()),
         ) {
-            (Ok(k), Ok(v)) => {
+            (Ok(k), Ok(mut v)) => {
+                if changes_every_call(k.as_str()) {
+                    v.set_sensitive(true);
+                }
                 out.insert(k, v);
             }
             _ => tracing::warn!(key = %k, "metadata pair is not a valid header, not sent"),

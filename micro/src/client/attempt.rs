@@ -45,6 +45,18 @@ pub struct Attempt {
     pub(crate) call_timeout: Duration,
 }
 
+/// An attempt's parts, borrowed: what a call without layers sends, with no [`Attempt`] built.
+pub(crate) struct Parts<'a> {
+    pub(crate) service: &'a str,
+    pub(crate) endpoint: &'a str,
+    pub(crate) node: Option<&'a Node>,
+    pub(crate) codec: Codec,
+    pub(crate) timeout: Option<Duration>,
+    pub(crate) metadata: &'a Metadata,
+    pub(crate) payload: Payload,
+    pub(crate) call_timeout: Duration,
+}
+
 /// What an attempt carries.
 pub(crate) enum Payload {
     Call(Bytes),
@@ -166,10 +178,35 @@ impl Client {
             call_timeout,
             ..
         } = attempt;
+        self.send_parts(Parts {
+            service: &service,
+            endpoint: &endpoint,
+            node: node.as_ref(),
+            codec,
+            timeout,
+            metadata: &metadata,
+            payload,
+            call_timeout,
+        })
+        .await
+    }
+
+    /// [`send`](Self::send) of an attempt's borrowed parts.
+    pub(crate) async fn send_parts(&self, parts: Parts<'_>) -> Result<Answer> {
+        let Parts {
+            service,
+            endpoint,
+            node,
+            codec,
+            timeout,
+            metadata,
+            payload,
+            call_timeout,
+        } = parts;
         let (node, payload) = match (node, payload) {
             (_, Payload::Publish(message)) => {
                 self.broker()?
-                    .publish(&service, message)
+                    .publish(service, message)
                     .await
                     .map_err(Error::from)?;
                 return Ok(Answer::Published);
@@ -182,35 +219,31 @@ impl Client {
                 ))
             }
         };
-        self.inner.selector.started(&service, &node);
+        self.inner.selector.started(service, node);
         let sent = match payload {
             Payload::Call(body) => {
-                let path = grpc_path(&service, &endpoint);
+                let path = grpc_path(service, endpoint);
                 let remaining = timeout.unwrap_or(call_timeout);
-                self.attempt(&node, &path, codec, body, remaining, &metadata)
+                self.attempt(node, &path, codec, body, remaining, metadata)
                     .await
                     .map(Answer::Call)
             }
             Payload::Stream(requests) => self
-                .open(
-                    &node, &service, &endpoint, codec, requests, timeout, &metadata,
-                )
+                .open(node, service, endpoint, codec, requests, timeout, metadata)
                 .await
                 .map(Answer::Stream),
             Payload::Publish(_) => unreachable!("published above"),
         };
         match sent {
             Ok(answer) => {
-                self.inner
-                    .selector
-                    .mark(&service, &node, Outcome::Succeeded);
+                self.inner.selector.mark(service, node, Outcome::Succeeded);
                 Ok(answer)
             }
             Err(err) => {
-                self.inner.selector.mark(&service, &node, err.outcome());
+                self.inner.selector.mark(service, node, err.outcome());
                 Err(err.into_error(&Attempted {
-                    service: &service,
-                    endpoint: &endpoint,
+                    service,
+                    endpoint,
                     node: &node.address,
                     timeout: call_timeout,
                 }))

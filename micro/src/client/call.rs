@@ -1,7 +1,7 @@
 //! Unary calls: typed, JSON, or bytes already encoded; one overall deadline, the selector's
 //! nodes in turn, and a retry on the next node for failures worth retrying.
 
-use super::attempt::{Answer, Attempt, Kind, Payload};
+use super::attempt::{Answer, Attempt, Kind, Parts, Payload};
 use super::error::{classify, Attempted};
 use super::{exponential_backoff, CallError, CallOptions, Client, CLIENT_ID};
 use crate::codec::{Codec, FrameCodec, Message};
@@ -105,20 +105,37 @@ impl Client {
             let Some(node) = next.next_node() else {
                 break;
             };
-            let sent = self
-                .dispatch(Attempt {
-                    kind: Kind::Call,
-                    service: service.to_string(),
-                    endpoint: endpoint.to_string(),
-                    node: Some(node.clone()),
-                    number: attempt,
-                    codec,
-                    timeout: Some(remaining),
-                    metadata: opts.metadata.clone(),
-                    payload: Payload::Call(body.clone()),
-                    call_timeout: timeout,
-                })
-                .await;
+            let sent = match &self.inner.stack {
+                // Without layers, nothing is built for the attempt: its parts are borrowed.
+                None => {
+                    self.send_parts(Parts {
+                        service,
+                        endpoint,
+                        node: Some(node),
+                        codec,
+                        timeout: Some(remaining),
+                        metadata: &opts.metadata,
+                        payload: Payload::Call(body.clone()),
+                        call_timeout: timeout,
+                    })
+                    .await
+                }
+                Some(_) => {
+                    self.dispatch(Attempt {
+                        kind: Kind::Call,
+                        service: service.to_string(),
+                        endpoint: endpoint.to_string(),
+                        node: Some(node.clone()),
+                        number: attempt,
+                        codec,
+                        timeout: Some(remaining),
+                        metadata: opts.metadata.clone(),
+                        payload: Payload::Call(body.clone()),
+                        call_timeout: timeout,
+                    })
+                    .await
+                }
+            };
             match sent {
                 Ok(Answer::Call(reply)) => return Ok(reply),
                 Ok(other) => {

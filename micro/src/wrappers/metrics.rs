@@ -16,6 +16,7 @@
 //! at `MICRO_METRICS_ADDRESS` when it is set).
 
 use super::observed::Observed;
+use super::recent::Recent;
 use crate::layer::Stack;
 use crate::Error;
 use prometheus_client::encoding::EncodeLabelSet;
@@ -24,7 +25,8 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::{Registry, Unit};
-use std::sync::OnceLock;
+use std::cell::RefCell;
+use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 use std::time::Instant;
 
@@ -131,49 +133,99 @@ pub(crate) fn circuit_state(node: &str, service: &str, endpoint: &str, value: i6
 /// The content type of [`encode`]'s text.
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
+/// The metrics of one `(side, service, endpoint)`: cloned handles into the families, so a
+/// request finds them without the families' locks or hashing its labels.
+#[derive(Clone)]
+struct Handles {
+    service: Arc<str>,
+    endpoint: Arc<str>,
+    in_flight: Gauge,
+    duration: Histogram,
+    ok: Counter,
+}
+
+type HandlesKey = (&'static str, Arc<str>, Arc<str>);
+
+thread_local! {
+    static HANDLES: RefCell<Recent<HandlesKey, Handles>> = const { RefCell::new(Recent::new()) };
+}
+
+impl Handles {
+    fn of(side: &'static str, service: &str, endpoint: &str) -> Handles {
+        HANDLES.with_borrow_mut(|recent| {
+            recent.get_or_make(
+                |(s, sv, ep)| *s == side && **ep == *endpoint && **sv == *service,
+                || {
+                    let m = metrics();
+                    let call = Call {
+                        side,
+                        service: service.to_string(),
+                        endpoint: endpoint.to_string(),
+                    };
+                    let (service, endpoint): (Arc<str>, Arc<str>) =
+                        (service.into(), endpoint.into());
+                    let handles = Handles {
+                        service: Arc::clone(&service),
+                        endpoint: Arc::clone(&endpoint),
+                        in_flight: m.in_flight.get_or_create(&call).clone(),
+                        duration: m.duration.get_or_create(&call).clone(),
+                        ok: m.requests.get_or_create(&call.outcome("ok")).clone(),
+                    };
+                    ((side, service, endpoint), handles)
+                },
+            )
+        })
+    }
+}
+
+impl Call {
+    fn outcome(&self, status: &str) -> Outcome {
+        Outcome {
+            side: self.side,
+            service: self.service.clone(),
+            endpoint: self.endpoint.clone(),
+            status: status.to_string(),
+        }
+    }
+}
+
 /// One request being measured: in flight until it ends, then counted and timed.
 struct Measure {
-    call: Call,
+    side: &'static str,
+    handles: Handles,
     started: Instant,
 }
 
 impl Measure {
     fn start(side: &'static str, service: &str, endpoint: &str) -> Measure {
-        let call = Call {
-            side,
-            service: service.to_string(),
-            endpoint: endpoint.to_string(),
-        };
-        metrics().in_flight.get_or_create(&call).inc();
+        let handles = Handles::of(side, service, endpoint);
+        handles.in_flight.inc();
         Measure {
-            call,
+            side,
+            handles,
             started: Instant::now(),
         }
     }
 
     fn end(self, outcome: Result<(), &Error>) {
-        let m = metrics();
-        m.in_flight.get_or_create(&self.call).dec();
-        m.duration
-            .get_or_create(&self.call)
+        self.handles.in_flight.dec();
+        self.handles
+            .duration
             .observe(self.started.elapsed().as_secs_f64());
-        let status = match outcome {
-            Ok(()) => "ok".to_string(),
-            Err(e) => e.code.to_string(),
-        };
-        let Call {
-            side,
-            service,
-            endpoint,
-        } = self.call;
-        m.requests
-            .get_or_create(&Outcome {
-                side,
-                service,
-                endpoint,
-                status,
-            })
-            .inc();
+        match outcome {
+            Ok(()) => {
+                self.handles.ok.inc();
+            }
+            Err(e) => {
+                let outcome = Outcome {
+                    side: self.side,
+                    service: self.handles.service.to_string(),
+                    endpoint: self.handles.endpoint.to_string(),
+                    status: e.code.to_string(),
+                };
+                metrics().requests.get_or_create(&outcome).inc();
+            }
+        }
     }
 }
 

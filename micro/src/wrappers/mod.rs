@@ -14,6 +14,8 @@ pub mod breaker;
 pub mod metrics;
 mod observed;
 pub mod rate_limit;
+#[cfg(any(feature = "metrics", feature = "trace"))]
+mod recent;
 mod telemetry;
 #[cfg(feature = "trace")]
 pub mod trace;

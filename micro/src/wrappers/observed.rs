@@ -13,6 +13,16 @@ use std::task::{Context, Poll};
 /// How a request ended, told once.
 pub(crate) type End = Box<dyn FnOnce(Result<(), &Error>) + Send>;
 
+/// The other end of a request.
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy)]
+pub enum Peer<'a> {
+    /// The caller of a server.
+    Caller(std::net::SocketAddr),
+    /// The node a client calls, `host:port`.
+    Node(&'a str),
+}
+
 /// A request of a server ([`Request`]), a client ([`Attempt`]) or a subscriber ([`Delivery`]).
 pub trait Observed: Send + 'static {
     /// What comes back.
@@ -23,9 +33,9 @@ pub trait Observed: Send + 'static {
     /// The metadata travelling with it, to read or add to.
     #[doc(hidden)]
     fn carrier(&mut self) -> &mut Metadata;
-    /// The other end's address: the caller of a server, the node of a client's call.
+    /// The other end: the caller of a server, the node of a client's call.
     #[doc(hidden)]
-    fn peer(&self) -> Option<String>;
+    fn peer(&self) -> Option<Peer<'_>>;
     /// The topic, for a message published or delivered.
     #[doc(hidden)]
     fn topic(&self) -> Option<&str>;
@@ -42,8 +52,8 @@ impl Observed for Request {
     fn carrier(&mut self) -> &mut Metadata {
         self.metadata_mut()
     }
-    fn peer(&self) -> Option<String> {
-        Request::peer(self).map(|a| a.to_string())
+    fn peer(&self) -> Option<Peer<'_>> {
+        Request::peer(self).map(Peer::Caller)
     }
     fn topic(&self) -> Option<&str> {
         None
@@ -61,8 +71,8 @@ impl Observed for Attempt {
     fn carrier(&mut self) -> &mut Metadata {
         self.metadata_mut()
     }
-    fn peer(&self) -> Option<String> {
-        self.node().map(|n| n.address.clone())
+    fn peer(&self) -> Option<Peer<'_>> {
+        self.node().map(|n| Peer::Node(&n.address))
     }
     fn topic(&self) -> Option<&str> {
         (self.kind() == Kind::Publish).then(|| self.service())
@@ -89,7 +99,7 @@ impl Observed for Delivery {
     fn carrier(&mut self) -> &mut Metadata {
         self.metadata_mut()
     }
-    fn peer(&self) -> Option<String> {
+    fn peer(&self) -> Option<Peer<'_>> {
         None
     }
     fn topic(&self) -> Option<&str> {

@@ -17,19 +17,23 @@
 //! it when it stops. Sampling is the SDK's: parent-based, always on, or as `OTEL_TRACES_SAMPLER`
 //! says.
 
-use super::observed::Observed;
+mod w3c;
+
+use super::observed::{Observed, Peer};
+use super::recent::Recent;
 use crate::layer::Stack;
 use crate::metadata::Metadata;
 use crate::Error;
 use opentelemetry::context::FutureExt as _;
-use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
 use opentelemetry::trace::{SpanKind, Status, TraceContextExt, Tracer as _, TracerProvider as _};
-use opentelemetry::{Context as Otel, KeyValue};
+use opentelemetry::{Context as Otel, KeyValue, StringValue, Value};
 use opentelemetry_otlp::WithExportConfig as _;
 use opentelemetry_sdk::error::OTelSdkResult;
-use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider, SpanData, SpanExporter};
 use opentelemetry_sdk::Resource;
+use std::cell::RefCell;
+use std::net::SocketAddr;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use tracing::Instrument as _;
 
@@ -224,44 +228,122 @@ pub struct TraceService<S> {
     inner: S,
 }
 
-/// W3C trace context, the one propagation format.
-fn propagator() -> TraceContextPropagator {
-    TraceContextPropagator::new()
-}
-
-struct Carrier<'a>(&'a mut Metadata);
-
-impl Injector for Carrier<'_> {
-    fn set(&mut self, key: &str, value: String) {
-        // An empty tracestate says nothing; leave it off the wire.
-        if !value.is_empty() {
-            self.0.insert(key.to_string(), value);
-        }
-    }
-}
-
-impl Extractor for Carrier<'_> {
-    fn get(&self, key: &str) -> Option<&str> {
-        self.0.get(key).map(String::as_str)
-    }
-    fn keys(&self) -> Vec<&str> {
-        self.0.keys().map(String::as_str).collect()
-    }
-}
-
 impl TraceLayer {
     /// The span a request continues: the caller's from its metadata on a server or subscriber;
     /// on a client, the context the call is made in (a handler's span), else the trace its
     /// metadata carries (a handler's `ctx`), else none (a new trace).
-    fn parent(&self, carrier: &mut Metadata) -> Otel {
+    fn parent(&self, carrier: &Metadata) -> Otel {
         if self.side == Side::Client {
             let current = Otel::current();
             if current.span().span_context().is_valid() {
                 return current;
             }
         }
-        propagator().extract(&Carrier(carrier))
+        w3c::extract(carrier)
     }
+}
+
+/// What the spans of one `(side, service, endpoint, topic)` are named and start with.
+struct Names {
+    name: String,
+    kind: SpanKind,
+    attributes: Vec<KeyValue>,
+}
+
+type NamesKey = (Side, Box<str>, Box<str>, Option<Box<str>>);
+
+thread_local! {
+    static NAMES: RefCell<Recent<NamesKey, Arc<Names>>> = const { RefCell::new(Recent::new()) };
+    /// The attributes naming peers.
+    static PEERS: RefCell<Recent<PeerKey, KeyValue>> = const { RefCell::new(Recent::new()) };
+}
+
+impl Names {
+    fn of(side: Side, service: &str, endpoint: &str, topic: Option<&str>) -> Arc<Names> {
+        NAMES.with_borrow_mut(|recent| {
+            recent.get_or_make(
+                |(s, sv, ep, tp)| {
+                    *s == side && **ep == *endpoint && **sv == *service && tp.as_deref() == topic
+                },
+                || {
+                    let key = (side, service.into(), endpoint.into(), topic.map(Into::into));
+                    (key, Arc::new(Names::new(side, service, endpoint, topic)))
+                },
+            )
+        })
+    }
+
+    fn new(side: Side, service: &str, endpoint: &str, topic: Option<&str>) -> Names {
+        match (side, topic) {
+            (Side::Client, Some(topic)) => Names {
+                name: format!("publish {topic}"),
+                kind: SpanKind::Producer,
+                attributes: vec![
+                    KeyValue::new("messaging.destination.name", text(topic)),
+                    KeyValue::new("messaging.operation.type", "send"),
+                ],
+            },
+            (Side::Subscriber, topic) => {
+                let topic = topic.unwrap_or(service);
+                Names {
+                    name: format!("process {topic}"),
+                    kind: SpanKind::Consumer,
+                    attributes: vec![
+                        KeyValue::new("messaging.destination.name", text(topic)),
+                        KeyValue::new("messaging.operation.type", "process"),
+                        KeyValue::new("micro.subscriber", text(endpoint)),
+                    ],
+                }
+            }
+            (side, _) => Names {
+                name: format!("{service}/{endpoint}"),
+                kind: if side == Side::Server {
+                    SpanKind::Server
+                } else {
+                    SpanKind::Client
+                },
+                attributes: vec![
+                    KeyValue::new("rpc.system", "grpc"),
+                    KeyValue::new("rpc.service", text(service)),
+                    KeyValue::new("rpc.method", text(endpoint)),
+                ],
+            },
+        }
+    }
+}
+
+#[derive(PartialEq)]
+enum PeerKey {
+    Caller(SocketAddr),
+    Node(Box<str>),
+}
+
+/// The attribute naming the other end of a request.
+fn peer(peer: Peer<'_>) -> KeyValue {
+    PEERS.with_borrow_mut(|recent| {
+        recent.get_or_make(
+            |key| match (key, peer) {
+                (PeerKey::Caller(a), Peer::Caller(b)) => *a == b,
+                (PeerKey::Node(a), Peer::Node(b)) => **a == *b,
+                _ => false,
+            },
+            || match peer {
+                Peer::Caller(address) => (
+                    PeerKey::Caller(address),
+                    KeyValue::new("client.address", text(&address.to_string())),
+                ),
+                Peer::Node(address) => (
+                    PeerKey::Node(address.into()),
+                    KeyValue::new("server.address", text(address)),
+                ),
+            },
+        )
+    })
+}
+
+/// A string attribute value, shared by its clones.
+fn text(s: &str) -> Value {
+    Value::String(StringValue::from(Arc::<str>::from(s)))
 }
 
 impl<Req: Observed> tower::Service<Req> for TraceService<Stack<Req, Req::Response>> {
@@ -277,39 +359,10 @@ impl<Req: Observed> tower::Service<Req> for TraceService<Stack<Req, Req::Respons
         let side = self.layer.side;
         let parent = self.layer.parent(request.carrier());
         let (service, endpoint) = request.names();
-        let (name, kind, mut attributes) = match (side, request.topic()) {
-            (Side::Client, Some(topic)) => (
-                format!("publish {topic}"),
-                SpanKind::Producer,
-                messaging(topic, "send"),
-            ),
-            (Side::Subscriber, topic) => {
-                let topic = topic.unwrap_or(service);
-                let mut attributes = messaging(topic, "process");
-                attributes.push(KeyValue::new("micro.subscriber", endpoint.to_string()));
-                (format!("process {topic}"), SpanKind::Consumer, attributes)
-            }
-            (side, _) => (
-                format!("{service}/{endpoint}"),
-                if side == Side::Server {
-                    SpanKind::Server
-                } else {
-                    SpanKind::Client
-                },
-                vec![
-                    KeyValue::new("rpc.system", "grpc"),
-                    KeyValue::new("rpc.service", service.to_string()),
-                    KeyValue::new("rpc.method", endpoint.to_string()),
-                ],
-            ),
-        };
-        if let Some(peer) = request.peer() {
-            let key = match side {
-                Side::Server => "client.address",
-                _ => "server.address",
-            };
-            attributes.push(KeyValue::new(key, peer));
-        }
+        let names = Names::of(side, service, endpoint, request.topic());
+        let mut attributes = Vec::with_capacity(names.attributes.len() + 1);
+        attributes.extend(names.attributes.iter().cloned());
+        attributes.extend(request.peer().map(peer));
         let log = tracing::info_span!(
             "request",
             side = ?side,
@@ -320,44 +373,38 @@ impl<Req: Observed> tower::Service<Req> for TraceService<Stack<Req, Req::Respons
         let span = self
             .layer
             .tracer
-            .span_builder(name)
-            .with_kind(kind)
+            .span_builder(names.name.clone())
+            .with_kind(names.kind.clone())
             .with_attributes(attributes)
             .start_with_context(&self.layer.tracer, &parent);
         let cx = parent.with_span(span);
         // The next hop continues this span: the wire for a client, the handler's metadata for
         // a server or subscriber.
-        propagator().inject_context(&cx, &mut Carrier(request.carrier()));
-        let span_context = cx.span().span_context().clone();
-        if span_context.is_valid() {
-            log.record("trace_id", tracing::field::display(span_context.trace_id()));
-        }
+        w3c::inject(cx.span().span_context(), request.carrier());
         let call = self.inner.call(request);
         let ended = cx.clone();
-        Box::pin(
-            async move {
-                match call.await {
-                    Ok(response) => Ok(Req::finish(
-                        response,
-                        Box::new(move |outcome| end(&ended, outcome)),
-                    )),
-                    Err(e) => {
-                        end(&ended, Err(&e));
-                        Err(e)
-                    }
+        let traced = async move {
+            match call.await {
+                Ok(response) => Ok(Req::finish(
+                    response,
+                    Box::new(move |outcome| end(&ended, outcome)),
+                )),
+                Err(e) => {
+                    end(&ended, Err(&e));
+                    Err(e)
                 }
             }
-            .instrument(log)
-            .with_context(cx),
-        )
+        };
+        // Without a `tracing` subscriber that wants it, the log span is nothing to enter.
+        if log.is_disabled() {
+            return Box::pin(traced.with_context(cx));
+        }
+        let trace_id = cx.span().span_context().trace_id();
+        if trace_id != opentelemetry::trace::TraceId::INVALID {
+            log.record("trace_id", tracing::field::display(trace_id));
+        }
+        Box::pin(traced.instrument(log).with_context(cx))
     }
-}
-
-fn messaging(topic: &str, operation: &'static str) -> Vec<KeyValue> {
-    vec![
-        KeyValue::new("messaging.destination.name", topic.to_string()),
-        KeyValue::new("messaging.operation.type", operation),
-    ]
 }
 
 /// Ends the span of `cx` with the request's outcome.
