@@ -15,11 +15,30 @@ use tower::{Layer, Service};
 /// A service with every layer around it, boxed.
 pub type Stack<Req, Rsp> = BoxCloneSyncService<Req, Rsp, Error>;
 
-type Wrap<Req, Rsp> = Arc<dyn Fn(Stack<Req, Rsp>) -> Stack<Req, Rsp> + Send + Sync>;
+/// What every `layer` method takes: a tower [`Layer`] that goes around a [`Stack`] of `Req` to
+/// `Rsp` and gives a service that can itself be stacked (cloned, sent, shared). Every such
+/// layer is one; there is nothing to implement.
+pub trait StackLayer<Req, Rsp>: Send + Sync + 'static {
+    /// `inner` inside this layer, boxed.
+    fn wrap(&self, inner: Stack<Req, Rsp>) -> Stack<Req, Rsp>;
+}
+
+impl<L, Req, Rsp> StackLayer<Req, Rsp> for L
+where
+    Req: Send + 'static,
+    Rsp: Send + 'static,
+    L: Layer<Stack<Req, Rsp>> + Send + Sync + 'static,
+    L::Service: Service<Req, Response = Rsp, Error = Error> + Clone + Send + Sync + 'static,
+    <L::Service as Service<Req>>::Future: Send + 'static,
+{
+    fn wrap(&self, inner: Stack<Req, Rsp>) -> Stack<Req, Rsp> {
+        BoxCloneSyncService::new(self.layer(inner))
+    }
+}
 
 /// Layers to put around one kind of service, outermost first.
 pub struct Layers<Req, Rsp> {
-    wraps: Vec<Wrap<Req, Rsp>>,
+    wraps: Vec<Arc<dyn StackLayer<Req, Rsp>>>,
 }
 
 impl<Req, Rsp> Default for Layers<Req, Rsp> {
@@ -46,28 +65,13 @@ impl<Req, Rsp> std::fmt::Debug for Layers<Req, Rsp> {
 
 impl<Req: Send + 'static, Rsp: Send + 'static> Layers<Req, Rsp> {
     /// Adds `layer` inside the ones added before it.
-    pub fn push<L>(&mut self, layer: L)
-    where
-        L: Layer<Stack<Req, Rsp>> + Send + Sync + 'static,
-        L::Service: Service<Req, Response = Rsp, Error = Error> + Clone + Send + Sync + 'static,
-        <L::Service as Service<Req>>::Future: Send + 'static,
-    {
-        self.wraps.push(Arc::new(move |inner| {
-            BoxCloneSyncService::new(layer.layer(inner))
-        }));
+    pub fn push(&mut self, layer: impl StackLayer<Req, Rsp>) {
+        self.wraps.push(Arc::new(layer));
     }
 
     /// Adds `layer` outside the ones added before it.
-    pub fn push_outermost<L>(&mut self, layer: L)
-    where
-        L: Layer<Stack<Req, Rsp>> + Send + Sync + 'static,
-        L::Service: Service<Req, Response = Rsp, Error = Error> + Clone + Send + Sync + 'static,
-        <L::Service as Service<Req>>::Future: Send + 'static,
-    {
-        self.wraps.insert(
-            0,
-            Arc::new(move |inner| BoxCloneSyncService::new(layer.layer(inner))),
-        );
+    pub fn push_outermost(&mut self, layer: impl StackLayer<Req, Rsp>) {
+        self.wraps.insert(0, Arc::new(layer));
     }
 
     /// Whether there are none (then nothing is boxed and calls go straight through).
@@ -84,7 +88,9 @@ impl<Req: Send + 'static, Rsp: Send + 'static> Layers<Req, Rsp> {
         self.wraps
             .iter()
             .rev()
-            .fold(BoxCloneSyncService::new(inner), |inner, wrap| wrap(inner))
+            .fold(BoxCloneSyncService::new(inner), |inner, layer| {
+                layer.wrap(inner)
+            })
     }
 }
 

@@ -19,10 +19,11 @@ use crate::broker::{Broker, SubscribeOptions, Subscription};
 use crate::client::Client;
 use crate::config::Config;
 use crate::flags::Flags;
+use crate::layer::StackLayer;
 use crate::registry::{Metadata, Registry};
 use crate::server::{
     Delivery, Handler, HandlerEndpoint, Layers, Reply, Request, RunningServer, Server,
-    ServerOptions, Stack, Subscriber, SubscriberEndpoint, SubscriberLayers, SubscriberStack,
+    ServerOptions, Subscriber, SubscriberEndpoint, SubscriberLayers,
 };
 use crate::server::{DEFAULT_DRAIN_TIMEOUT, DEFAULT_MAX_MESSAGE_SIZE};
 use crate::wrappers::Telemetry;
@@ -297,36 +298,21 @@ impl ServiceBuilder {
     }
 
     /// Serves every endpoint through `layer`, a tower [`Layer`](tower::Layer) over the
-    /// endpoint's [`Stack`] (go-micro's handler wrappers). The first layer added is the
+    /// endpoint's [`Stack`](crate::server::Stack) (go-micro's handler wrappers). The first layer added is the
     /// outermost: it sees each request first and its reply last. A layer can read and change
     /// the [`Request`]'s metadata, answer with any [`Error`] (which
     /// reaches the caller intact), time the call and see how it ended
     /// ([`Reply::on_end`](crate::server::Reply::on_end), at a stream's end for streams).
-    pub fn layer<L>(mut self, layer: L) -> Self
-    where
-        L: tower::Layer<Stack> + Send + Sync + 'static,
-        L::Service: tower::Service<Request, Response = Reply, Error = Error>
-            + Clone
-            + Send
-            + Sync
-            + 'static,
-        <L::Service as tower::Service<Request>>::Future: Send + 'static,
-    {
+    pub fn layer(mut self, layer: impl StackLayer<Request, Reply>) -> Self {
         self.layers.push(layer);
         self
     }
 
     /// Delivers every message to the service's subscribers through `layer`, a tower
-    /// [`Layer`](tower::Layer) over the subscriber's [`SubscriberStack`] (go-micro's subscriber
+    /// [`Layer`](tower::Layer) over the subscriber's [`SubscriberStack`](crate::server::SubscriberStack) (go-micro's subscriber
     /// wrappers); the first added is the outermost. A layer's error is the subscriber's: logged,
     /// and without auto-ack a failed delivery.
-    pub fn subscriber_layer<L>(mut self, layer: L) -> Self
-    where
-        L: tower::Layer<SubscriberStack> + Send + Sync + 'static,
-        L::Service:
-            tower::Service<Delivery, Response = (), Error = Error> + Clone + Send + Sync + 'static,
-        <L::Service as tower::Service<Delivery>>::Future: Send + 'static,
-    {
+    pub fn subscriber_layer(mut self, layer: impl StackLayer<Delivery, ()>) -> Self {
         self.subscriber_layers.push(layer);
         self
     }

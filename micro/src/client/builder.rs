@@ -1,9 +1,10 @@
 //! Building a [`Client`] with settings other than go-micro's defaults.
 
-use super::attempt::{Answer, Attempt, ClientLayers, ClientStack, Wire};
+use super::attempt::{Answer, Attempt, ClientLayers, Wire};
 use super::{
     pool::Pool, Client, Inner, DEFAULT_MAX_MESSAGE_SIZE, DEFAULT_RETRIES, DEFAULT_TIMEOUT,
 };
+use crate::layer::StackLayer;
 use crate::registry::Registry;
 use crate::selector::{RegistrySelector, Selector};
 use std::sync::Arc;
@@ -60,19 +61,10 @@ impl ClientBuilder {
     }
 
     /// Sends every attempt through `layer`, a tower [`Layer`](tower::Layer) over the
-    /// client's [`ClientStack`] (go-micro's client wrappers): each attempt of a call (a retry
+    /// client's [`ClientStack`](super::ClientStack) (go-micro's client wrappers): each attempt of a call (a retry
     /// is another attempt, to the node the selector chose next), each stream opened and each
     /// publish. The first layer added is the outermost.
-    pub fn layer<L>(mut self, layer: L) -> Self
-    where
-        L: tower::Layer<ClientStack> + Send + Sync + 'static,
-        L::Service: tower::Service<Attempt, Response = Answer, Error = crate::Error>
-            + Clone
-            + Send
-            + Sync
-            + 'static,
-        <L::Service as tower::Service<Attempt>>::Future: Send + 'static,
-    {
+    pub fn layer(mut self, layer: impl StackLayer<Attempt, Answer>) -> Self {
         self.layers.push(layer);
         self
     }
