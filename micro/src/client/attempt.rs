@@ -193,17 +193,8 @@ impl Client {
 
     /// [`send`](Self::send) of an attempt's borrowed parts.
     pub(crate) async fn send_parts(&self, parts: Parts<'_>) -> Result<Answer> {
-        let Parts {
-            service,
-            endpoint,
-            node,
-            codec,
-            timeout,
-            metadata,
-            payload,
-            call_timeout,
-        } = parts;
-        let (node, payload) = match (node, payload) {
+        let (service, endpoint, metadata) = (parts.service, parts.endpoint, parts.metadata);
+        let (node, payload) = match (parts.node, parts.payload) {
             (_, Payload::Publish(message)) => {
                 self.broker()?
                     .publish(service, message)
@@ -223,13 +214,21 @@ impl Client {
         let sent = match payload {
             Payload::Call(body) => {
                 let path = grpc_path(service, endpoint);
-                let remaining = timeout.unwrap_or(call_timeout);
-                self.attempt(node, &path, codec, body, remaining, metadata)
+                let remaining = parts.timeout.unwrap_or(parts.call_timeout);
+                self.attempt(node, &path, parts.codec, body, remaining, metadata)
                     .await
                     .map(Answer::Call)
             }
             Payload::Stream(requests) => self
-                .open(node, service, endpoint, codec, requests, timeout, metadata)
+                .open(
+                    node,
+                    service,
+                    endpoint,
+                    parts.codec,
+                    requests,
+                    parts.timeout,
+                    metadata,
+                )
                 .await
                 .map(Answer::Stream),
             Payload::Publish(_) => unreachable!("published above"),
@@ -245,7 +244,7 @@ impl Client {
                     service,
                     endpoint,
                     node: &node.address,
-                    timeout: call_timeout,
+                    timeout: parts.call_timeout,
                 }))
             }
         }
