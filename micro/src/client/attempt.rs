@@ -8,7 +8,7 @@ use crate::broker;
 use crate::codec::Codec;
 use crate::metadata::Metadata;
 use crate::registry::Node;
-use crate::selector::Outcome;
+use crate::selector::{Chosen, Outcome};
 use crate::streaming::Frames;
 use crate::{Error, Result};
 use bytes::Bytes;
@@ -35,7 +35,7 @@ pub struct Attempt {
     pub(crate) kind: Kind,
     pub(crate) service: String,
     pub(crate) endpoint: String,
-    pub(crate) node: Option<Node>,
+    pub(crate) node: Option<Chosen>,
     pub(crate) number: u32,
     pub(crate) codec: Codec,
     pub(crate) timeout: Option<Duration>,
@@ -94,7 +94,7 @@ impl Attempt {
 
     /// The node the selector chose (or the address the call was given); `None` for a publish.
     pub fn node(&self) -> Option<&Node> {
-        self.node.as_ref()
+        self.node.as_deref()
     }
 
     /// Which attempt of the call this is: 0 for the first, 1 for the first retry, ...
@@ -181,7 +181,7 @@ impl Client {
         self.send_parts(Parts {
             service: &service,
             endpoint: &endpoint,
-            node: node.as_ref(),
+            node: node.as_deref(),
             codec,
             timeout,
             metadata: &metadata,

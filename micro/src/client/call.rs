@@ -102,9 +102,10 @@ impl Client {
             if remaining.is_zero() {
                 break;
             }
-            let Some(node) = next.next_node() else {
+            let Some(chosen) = next.next_chosen() else {
                 break;
             };
+            let node: &Node = &chosen;
             let sent = match &self.inner.stack {
                 // Without layers, nothing is built for the attempt: its parts are borrowed.
                 None => {
@@ -125,7 +126,7 @@ impl Client {
                         kind: Kind::Call,
                         service: service.to_string(),
                         endpoint: endpoint.to_string(),
-                        node: Some(node.clone()),
+                        node: Some(chosen.clone()),
                         number: attempt,
                         codec,
                         timeout: Some(remaining),

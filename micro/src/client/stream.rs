@@ -10,6 +10,7 @@ use super::wire::grpc_path;
 use super::{CallError, CallOptions, Client, CLIENT_ID};
 use crate::codec::{Codec, FrameCodec, Message};
 use crate::registry::Node;
+use crate::selector::Chosen;
 use crate::streaming::{Frames, Side, Streaming};
 use crate::Error;
 use bytes::Bytes;
@@ -107,15 +108,14 @@ impl Client {
         opts: CallOptions,
     ) -> crate::Result<Frames> {
         let node = match &opts.address {
-            Some(address) => Node {
+            Some(address) => Chosen::alone(Node {
                 id: address.clone(),
                 address: address.clone(),
                 metadata: Default::default(),
-            },
+            }),
             None => {
                 let mut next = self.inner.selector.select(service, &opts.select).await?;
-                next.next_node()
-                    .cloned()
+                next.next_chosen()
                     .ok_or_else(|| Error::unavailable(CLIENT_ID, format!("no node of {service}")))?
             }
         };

@@ -158,6 +158,50 @@ impl Next {
         self.position += 1;
         self.services.get(s)?.nodes.get(n)
     }
+
+    /// The next node to call, as a handle that keeps it without copying it.
+    pub(crate) fn next_chosen(&mut self) -> Option<Chosen> {
+        if self.order.is_empty() {
+            return None;
+        }
+        let at = self.order[self.position % self.order.len()];
+        self.position += 1;
+        self.services.get(at.0)?.nodes.get(at.1)?;
+        Some(Chosen {
+            services: Arc::clone(&self.services),
+            at,
+        })
+    }
+}
+
+/// A node the selector chose, held by a share of the records it came from: an attempt carries
+/// it through the client's layers without copying the node (its id, address and metadata).
+#[derive(Clone)]
+pub(crate) struct Chosen {
+    services: Arc<Vec<Service>>,
+    /// (service, node) index into `services`, checked when made.
+    at: (usize, usize),
+}
+
+impl Chosen {
+    /// The node `node` alone (an address a call was given).
+    pub(crate) fn alone(node: Node) -> Chosen {
+        let service = Service {
+            nodes: vec![node],
+            ..Default::default()
+        };
+        Chosen {
+            services: Arc::new(vec![service]),
+            at: (0, 0),
+        }
+    }
+}
+
+impl std::ops::Deref for Chosen {
+    type Target = Node;
+    fn deref(&self) -> &Node {
+        &self.services[self.at.0].nodes[self.at.1]
+    }
 }
 
 #[cfg(test)]
