@@ -4,6 +4,7 @@ mod api;
 mod cli;
 mod failure;
 mod new;
+mod proxy;
 
 use clap::Parser;
 

@@ -4,12 +4,12 @@
 use std::time::Duration;
 
 /// The header's name.
-pub(crate) const HEADER: &str = "grpc-timeout";
+pub const HEADER: &str = "grpc-timeout";
 
 /// A deadline as `grpc-timeout`, in whole milliseconds (at least one). tonic would send
 /// microseconds, a value new on every call that HPACK must send as a literal; the few
 /// millisecond values a client sends repeat, and go as one indexed byte.
-pub(crate) fn encode(timeout: Duration) -> tonic::metadata::AsciiMetadataValue {
+pub fn encode(timeout: Duration) -> tonic::metadata::AsciiMetadataValue {
     // Eight digits at most, as the spec allows: 99,999,999 ms is over a day. Written by hand
     // into one buffer: this runs on every call.
     let mut ms = timeout.as_millis().clamp(1, 99_999_999) as u32;
@@ -26,7 +26,7 @@ pub(crate) fn encode(timeout: Duration) -> tonic::metadata::AsciiMetadataValue {
 
 /// The caller's deadline from `headers`: up to 8 digits and a unit (H, M, S, m, u, n); `None`
 /// without the header. `Err` holds a value that is not one.
-pub(crate) fn decode(headers: &http::HeaderMap) -> Result<Option<Duration>, String> {
+pub fn decode(headers: &http::HeaderMap) -> Result<Option<Duration>, String> {
     let Some(value) = headers.get(HEADER) else {
         return Ok(None);
     };

@@ -85,7 +85,7 @@ pub mod context;
 pub mod describe;
 mod errors;
 pub mod flags;
-mod grpc_timeout;
+pub mod grpc_timeout;
 pub mod layer;
 pub mod metadata;
 pub mod registry;

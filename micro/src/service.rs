@@ -208,6 +208,7 @@ pub struct ServiceBuilder {
     subscribers: Vec<(String, Arc<dyn Subscriber>, SubscribeOptions)>,
     layers: Layers,
     layer_debug: bool,
+    forward: Option<Arc<dyn crate::server::forward::Forward>>,
     subscriber_layers: SubscriberLayers,
     register_ttl: Option<Duration>,
     register_interval: Option<Duration>,
@@ -314,6 +315,13 @@ impl ServiceBuilder {
     /// and without auto-ack a failed delivery.
     pub fn subscriber_layer(mut self, layer: impl StackLayer<Delivery, ()>) -> Self {
         self.subscriber_layers.push(layer);
+        self
+    }
+
+    /// Hands every call for another service (by its path's package, or the `micro-service`
+    /// header) to `forward`: the service is then a proxy, as `micro proxy` is.
+    pub fn forward(mut self, forward: Arc<dyn crate::server::forward::Forward>) -> Self {
+        self.forward = Some(forward);
         self
     }
 
@@ -433,6 +441,9 @@ impl ServiceBuilder {
         let mut server = Server::new(options);
         server.layers(layers);
         server.layer_debug_endpoints(self.layer_debug);
+        if let Some(forward) = self.forward {
+            server.forward(forward);
+        }
         for handler in self.handlers {
             server.handle(handler);
         }

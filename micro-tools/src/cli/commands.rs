@@ -198,6 +198,7 @@ pub(super) async fn execute(
         }
         Command::Cli => return Err(Failure::new("already in the interactive shell")),
         Command::Api(_) => return Err(Failure::new("micro api runs from the command line")),
+        Command::Proxy(_) => return Err(Failure::new("micro proxy runs from the command line")),
         Command::New(_) => return Err(Failure::new("micro new runs from the command line")),
     }
     Ok(())

@@ -132,6 +132,11 @@ pub(crate) enum Command {
         after_help = "Example:\n  MICRO_API_HANDLER=rpc MICRO_API_NAMESPACE=go.micro.srv micro api\n  curl -XPOST -H 'Content-Type: application/json' -d '{\"name\": \"John\"}' http://localhost:8080/greeter/call"
     )]
     Api(crate::api::ApiArgs),
+    /// The service proxy: forwards every gRPC call to the service its path names.
+    #[command(
+        after_help = "Example:\n  micro proxy --address 127.0.0.1:8081\n  MICRO_PROXY=127.0.0.1:8081 micro call go.micro.srv.greeter Greeter.Call '{\"name\": \"John\"}'"
+    )]
+    Proxy(crate::proxy::ProxyArgs),
 }
 
 /// `micro list ...`
@@ -216,6 +221,12 @@ pub(crate) async fn run(cli: Cli) -> i32 {
         Ok(env) => env,
         Err(f) => return f.report(),
     };
+    // The proxy is a service: its metrics and traces are its own.
+    if let Command::Proxy(args) = &cli.command {
+        return crate::proxy::run(env, args)
+            .await
+            .map_or_else(Failure::report, |()| 0);
+    }
     if let Err(e) = env.telemetry.start("micro").await {
         return Failure::new(e.detail).report();
     }

@@ -1,6 +1,7 @@
 //! Building a [`Client`] with settings other than go-micro's defaults.
 
 use super::attempt::{Answer, Attempt, ClientLayers, Wire};
+use super::via::Via;
 use super::{
     pool::Pool, Client, Inner, DEFAULT_MAX_MESSAGE_SIZE, DEFAULT_RETRIES, DEFAULT_TIMEOUT,
 };
@@ -20,6 +21,8 @@ pub struct ClientBuilder {
     retries: Option<u32>,
     max_message_size: Option<usize>,
     from_service: Option<String>,
+    /// `Some(None)`: no proxy whatever `MICRO_PROXY` says; `None`: as it says.
+    proxy: Option<Option<Via>>,
     layers: ClientLayers,
 }
 
@@ -75,6 +78,19 @@ impl ClientBuilder {
         self
     }
 
+    /// Sends every call and stream through `via` (a `micro proxy`), the real service named in
+    /// the path, with no retries of its own. Without this, `MICRO_PROXY` says (see [`Via::parse`]).
+    pub fn proxy(mut self, via: Via) -> Self {
+        self.proxy = Some(Some(via));
+        self
+    }
+
+    /// Calls nodes directly whatever `MICRO_PROXY` says (what a proxy's own client does).
+    pub fn no_proxy(mut self) -> Self {
+        self.proxy = Some(None);
+        self
+    }
+
     /// The client. Without a registry or selector it uses the shared in-process registry.
     pub fn build(self) -> Client {
         let registry = self.registry;
@@ -97,6 +113,11 @@ impl ClientBuilder {
                 retries: self.retries.unwrap_or(DEFAULT_RETRIES),
                 max_message_size: self.max_message_size.unwrap_or(DEFAULT_MAX_MESSAGE_SIZE),
                 from_service: self.from_service,
+                proxy: self.proxy.unwrap_or_else(|| {
+                    std::env::var("MICRO_PROXY")
+                        .ok()
+                        .and_then(|v| Via::parse(&v))
+                }),
                 registry,
                 broker,
                 stack: (!layers.is_empty()).then(|| {

@@ -7,7 +7,6 @@ use super::{exponential_backoff, CallError, CallOptions, Client, CLIENT_ID};
 use crate::codec::{Codec, FrameCodec, Message};
 use crate::metadata::Metadata;
 use crate::registry::Node;
-use crate::selector::Next;
 use crate::Error;
 use bytes::Bytes;
 use std::time::{Duration, Instant};
@@ -79,15 +78,12 @@ impl Client {
     ) -> crate::Result<Bytes> {
         let timeout = opts.timeout.unwrap_or(self.inner.timeout);
         let deadline = Instant::now() + timeout;
-        let retries = opts.retries.unwrap_or(self.inner.retries);
         let backoff = opts.backoff.unwrap_or(exponential_backoff);
-        let mut next = match &opts.address {
-            Some(address) => Next::new(vec![Node {
-                id: address.clone(),
-                address: address.clone(),
-                metadata: Default::default(),
-            }]),
-            None => self.inner.selector.select(service, &opts.select).await?,
+        let (mut next, via_proxy) = self.nodes_for(service, &opts).await?;
+        // Behind a proxy, the proxy retries (as go-micro's client does).
+        let retries = match via_proxy {
+            true => 0,
+            false => opts.retries.unwrap_or(self.inner.retries),
         };
         let mut last_error = None;
         for attempt in 0..=retries {

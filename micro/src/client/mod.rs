@@ -24,6 +24,7 @@ mod pool;
 mod publish;
 mod retry;
 mod stream;
+mod via;
 mod wire;
 
 pub use crate::codec::DEFAULT_MAX_MESSAGE_SIZE;
@@ -33,6 +34,7 @@ pub use builder::ClientBuilder;
 pub use error::CallError;
 pub use options::{CallOptions, DEFAULT_RETRIES, DEFAULT_TIMEOUT};
 pub use retry::should_retry;
+pub use via::{Via, PROXY_SERVICE};
 
 use crate::registry::Registry;
 use crate::selector::Selector;
@@ -62,6 +64,8 @@ struct Inner {
     broker: std::sync::OnceLock<Arc<dyn crate::broker::Broker>>,
     /// The layers around every attempt, when there are any.
     stack: Option<ClientStack>,
+    /// The proxy every call goes through (`MICRO_PROXY`), if any.
+    proxy: Option<Via>,
 }
 
 impl Client {

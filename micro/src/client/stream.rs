@@ -10,7 +10,6 @@ use super::wire::grpc_path;
 use super::{CallError, CallOptions, Client, CLIENT_ID};
 use crate::codec::{Codec, FrameCodec, Message};
 use crate::registry::Node;
-use crate::selector::Chosen;
 use crate::streaming::{Frames, Side, Streaming};
 use crate::Error;
 use bytes::Bytes;
@@ -107,18 +106,10 @@ impl Client {
         requests: BoxStream<'static, Bytes>,
         opts: CallOptions,
     ) -> crate::Result<Frames> {
-        let node = match &opts.address {
-            Some(address) => Chosen::alone(Node {
-                id: address.clone(),
-                address: address.clone(),
-                metadata: Default::default(),
-            }),
-            None => {
-                let mut next = self.inner.selector.select(service, &opts.select).await?;
-                next.next_chosen()
-                    .ok_or_else(|| Error::unavailable(CLIENT_ID, format!("no node of {service}")))?
-            }
-        };
+        let (mut next, _) = self.nodes_for(service, &opts).await?;
+        let node = next
+            .next_chosen()
+            .ok_or_else(|| Error::unavailable(CLIENT_ID, format!("no node of {service}")))?;
         let deadline = opts.timeout.map(|t| Instant::now() + t);
         let sent = self
             .dispatch(Attempt {

@@ -45,6 +45,22 @@ impl Client {
     }
 }
 
+impl Client {
+    /// Sends a gRPC request as it is (headers, body frames, trailers: nothing decoded) to the
+    /// node at `address`, over the client's pooled connection to it, and returns the response
+    /// as it comes: what a proxy forwards with. An `Err` is a transport failure, before any
+    /// response.
+    pub async fn send_http(
+        &self,
+        address: &str,
+        request: http::Request<tonic::body::Body>,
+    ) -> crate::Result<Result<http::Response<tonic::body::Body>, tonic::transport::Error>> {
+        use tower::ServiceExt;
+        let channel = self.inner.pool.get(address)?;
+        Ok(channel.oneshot(request).await)
+    }
+}
+
 /// The gRPC path for an endpoint: `/<service>.<Handler>/<Method>`, as go-micro's gRPC client
 /// sends it. Built in one buffer that the path then owns.
 pub(super) fn grpc_path(service: &str, endpoint: &str) -> http::uri::PathAndQuery {

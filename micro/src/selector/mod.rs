@@ -183,20 +183,6 @@ pub(crate) struct Chosen {
     at: (usize, usize),
 }
 
-impl Chosen {
-    /// The node `node` alone (an address a call was given).
-    pub(crate) fn alone(node: Node) -> Chosen {
-        let service = Service {
-            nodes: vec![node],
-            ..Default::default()
-        };
-        Chosen {
-            services: Arc::new(vec![service]),
-            at: (0, 0),
-        }
-    }
-}
-
 impl std::ops::Deref for Chosen {
     type Target = Node;
     fn deref(&self) -> &Node {

@@ -1,6 +1,7 @@
 //! One gRPC request, start to finish: route, pick the codec, read the message, run the handler
 //! within the deadline, and answer with the reply or a precise status.
 
+use super::forward::Route;
 use super::guard::guarded;
 use super::handler::{Call, HandlerEndpoint};
 use super::reply_body::ReplyBody;
@@ -35,6 +36,24 @@ where
     let received = Instant::now();
     shared.stats.requests.fetch_add(1, Ordering::Relaxed);
     let service = shared.name.clone();
+
+    if let Some(forward) = &shared.forward {
+        let path = req.uri().path();
+        if !shared.router.is_exact(path) {
+            match super::forward::route(path, req.headers(), &shared.name) {
+                Route::Here => {}
+                Route::On(target) => {
+                    let forwarded = forward.forward(target, req.map(tonic::body::Body::new), peer);
+                    return forwarded.await;
+                }
+                Route::Malformed(reason) => {
+                    shared.stats.errors.fetch_add(1, Ordering::Relaxed);
+                    let err = Error::bad_request(&service, reason);
+                    return refuse(req, err.to_status().into_http()).await;
+                }
+            }
+        }
+    }
 
     let (name, endpoint) = shared.router.route(req.uri().path());
     let content_type = req

@@ -6,6 +6,7 @@
 
 pub mod debug;
 mod delivery;
+pub mod forward;
 mod grpc;
 mod guard;
 mod handler;
@@ -78,6 +79,8 @@ pub(crate) struct Shared {
     pub stack: Option<Stack>,
     /// Whether the layers also wrap `Debug.*` and the gRPC health check.
     pub layer_debug: bool,
+    /// Takes the calls for other services, when this server is a proxy.
+    pub forward: Option<Arc<dyn forward::Forward>>,
 }
 
 impl Shared {
@@ -98,6 +101,7 @@ pub struct Server {
     stats: Arc<Stats>,
     layers: Layers,
     layer_debug: bool,
+    forward: Option<Arc<dyn forward::Forward>>,
     /// Subscriber endpoints to list in the registry (the broker delivers to them).
     subscribers: Vec<crate::registry::Endpoint>,
 }
@@ -118,8 +122,15 @@ impl Server {
             stats,
             layers: Layers::default(),
             layer_debug: false,
+            forward: None,
             subscribers: Vec::new(),
         }
+    }
+
+    /// Hands every call addressed to another service (by its path's package, or the
+    /// `micro-service` header) to `forward` instead of answering it: a proxy.
+    pub fn forward(&mut self, forward: Arc<dyn forward::Forward>) {
+        self.forward = Some(forward);
     }
 
     /// Serves every endpoint through these layers (outermost first).
@@ -167,6 +178,7 @@ impl Server {
             stats,
             layers,
             layer_debug,
+            forward,
             ..
         } = self;
         let listener = TcpListener::bind(&options.address).await.map_err(|e| {
@@ -191,6 +203,7 @@ impl Server {
             stack: (!layers.is_empty())
                 .then(|| layers.around(tower::service_fn(Request::dispatch))),
             layer_debug,
+            forward,
         });
 
         let (stop_accepting, accepting) = watch::channel(false);

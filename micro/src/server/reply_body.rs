@@ -180,6 +180,7 @@ mod tests {
             stats: Default::default(),
             stack: None,
             layer_debug: false,
+            forward: None,
         });
         let body = ReplyBody::new(
             Box::new(PanicsAfterTwo(0)),

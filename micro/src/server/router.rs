@@ -39,6 +39,12 @@ impl Router {
         self.exact.insert(path.to_string(), Arc::new(endpoint));
     }
 
+    /// Whether `path` is one of the fixed paths (such as the gRPC health check), served
+    /// whatever its package says.
+    pub(crate) fn is_exact(&self, path: &str) -> bool {
+        self.exact.contains_key(path)
+    }
+
     /// The endpoint for `path` and the name it is known by (`Handler.Method`).
     pub(crate) fn route(&self, path: &str) -> (String, Option<&Arc<HandlerEndpoint>>) {
         if let Some(e) = self.exact.get(path) {
