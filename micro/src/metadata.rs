@@ -35,6 +35,40 @@ pub(crate) fn from_headers(headers: &http::HeaderMap) -> Metadata {
         .collect()
 }
 
+/// Makes the metadata headers of `headers` say what `md` says: pairs added or changed are
+/// set, pairs taken out are removed (reserved headers are left alone).
+pub(crate) fn into_headers(md: &Metadata, headers: &mut http::HeaderMap) {
+    let gone: Vec<http::HeaderName> = headers
+        .iter()
+        .filter(|(k, v)| {
+            !is_reserved(k.as_str()) && v.to_str().is_ok() && !md.contains_key(k.as_str())
+        })
+        .map(|(k, _)| k.clone())
+        .collect();
+    for key in gone {
+        headers.remove(key);
+    }
+    for (k, v) in md {
+        let key = k.to_ascii_lowercase();
+        if is_reserved(&key) {
+            continue;
+        }
+        let same = headers.get(&key).and_then(|h| h.to_str().ok()) == Some(v.as_str());
+        if same {
+            continue;
+        }
+        match (
+            http::HeaderName::from_bytes(key.as_bytes()),
+            http::HeaderValue::from_str(v),
+        ) {
+            (Ok(k), Ok(v)) => {
+                headers.insert(k, v);
+            }
+            _ => tracing::warn!(key = %k, "metadata pair is not a valid header, not sent"),
+        }
+    }
+}
+
 /// Writes metadata into gRPC request metadata; pairs that are not valid headers are skipped
 /// with a warning rather than failing the call.
 pub(crate) fn to_grpc(md: &Metadata, out: &mut tonic::metadata::MetadataMap) {

@@ -3,8 +3,18 @@
 //! gives every call addressed to another service to the forwarder, whole: headers, body frames
 //! and all, undecoded.
 
+use super::request::{Body, EndHooks, Reply, ReplyKind, Request, To};
+use super::Shared;
+use crate::codec::Codec;
+use crate::context::Context;
+use crate::Error;
+use bytes::Bytes;
 use futures::future::BoxFuture;
+use http_body::Frame;
 use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::Poll;
 
 /// A request as the server received it, its body not read.
 pub type ForwardRequest = http::Request<tonic::body::Body>;
@@ -86,6 +96,132 @@ pub(crate) fn route(path: &str, headers: &http::HeaderMap, own: &str) -> Route {
         service: service.to_string(),
         endpoint: format!("{handler}.{method}"),
     })
+}
+
+/// Forwards `request` for `target`: through the server's layers when it has any (they see it
+/// as a [`Request`] of the target's service and endpoint, and its end when the answer's
+/// trailers pass), else straight.
+pub(crate) async fn serve(
+    shared: &Arc<Shared>,
+    forward: &Arc<dyn Forward>,
+    target: Target,
+    request: ForwardRequest,
+    peer: Option<SocketAddr>,
+) -> ForwardResponse {
+    let Some(stack) = &shared.stack else {
+        return forward.forward(target, request, peer).await;
+    };
+    let codec = request
+        .headers()
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(Codec::from_content_type)
+        .unwrap_or(Codec::Proto);
+    // An invalid grpc-timeout is the forwarder's to refuse; the layers see no deadline.
+    let deadline = crate::grpc_timeout::decode(request.headers())
+        .ok()
+        .flatten()
+        .map(|t| std::time::Instant::now() + t);
+    let (service, endpoint) = (target.service.clone(), target.endpoint.clone());
+    let request = Request {
+        context: Context {
+            service: target.service,
+            endpoint: target.endpoint,
+            metadata: crate::metadata::from_headers(request.headers()),
+            deadline,
+        },
+        peer,
+        codec,
+        body: Body::Forward(Box::new(request)),
+        to: To::Forward(Arc::clone(forward)),
+    };
+    match tower::ServiceExt::oneshot(stack.clone(), request).await {
+        Ok(Reply {
+            kind: ReplyKind::Forwarded(response),
+            on_end,
+        }) => {
+            if on_end.is_empty() {
+                return response;
+            }
+            let hooks = EndHooks::new(on_end, &service, &endpoint);
+            watched(response, hooks, &service)
+        }
+        Ok(_) => {
+            let err = Error::internal_server_error(
+                &shared.name,
+                format!("a layer answered the call to {service}.{endpoint} itself; a forwarded call is answered by the service it goes to"),
+            );
+            err.to_status().into_http()
+        }
+        Err(err) => err.to_status().into_http(),
+    }
+}
+
+/// `response` with `hooks` told how it ended: by its status (in its headers when it has no
+/// body, else in its trailers), by a broken body, or by the caller going away (when dropped).
+fn watched(response: ForwardResponse, hooks: EndHooks, service: &str) -> ForwardResponse {
+    if let Some(status) = tonic::Status::from_header_map(response.headers()) {
+        ended(&hooks, service, &status);
+        return response;
+    }
+    let service = service.to_string();
+    response.map(|body| {
+        tonic::body::Body::new(Watched {
+            inner: body,
+            hooks: Some(hooks),
+            service,
+        })
+    })
+}
+
+fn ended(hooks: &EndHooks, service: &str, status: &tonic::Status) {
+    if status.code() == tonic::Code::Ok {
+        hooks.ended(Ok(()));
+    } else {
+        hooks.ended(Err(&Error::from_status(service, status)));
+    }
+}
+
+/// A forwarded answer's body, passed on; its trailers tell the hooks how the call ended.
+struct Watched {
+    inner: tonic::body::Body,
+    hooks: Option<EndHooks>,
+    service: String,
+}
+
+impl http_body::Body for Watched {
+    type Data = Bytes;
+    type Error = tonic::Status;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, tonic::Status>>> {
+        let polled = Pin::new(&mut self.inner).poll_frame(cx);
+        let status = match &polled {
+            Poll::Ready(Some(Ok(frame))) => frame.trailers_ref().map(|t| {
+                tonic::Status::from_header_map(t)
+                    .unwrap_or_else(|| tonic::Status::unknown("trailers without a grpc-status"))
+            }),
+            Poll::Ready(Some(Err(status))) => Some(status.clone()),
+            Poll::Ready(None) => Some(tonic::Status::unknown("the answer ended without a status")),
+            Poll::Pending => None,
+        };
+        if let Some(status) = status {
+            if let Some(hooks) = self.hooks.take() {
+                ended(&hooks, &self.service, &status);
+            }
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
 }
 
 #[cfg(test)]

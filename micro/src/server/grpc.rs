@@ -5,7 +5,7 @@ use super::forward::Route;
 use super::guard::guarded;
 use super::handler::{Call, HandlerEndpoint};
 use super::reply_body::ReplyBody;
-use super::request::{self, EndHooks, Reply, ReplyKind, Request};
+use super::request::{self, EndHooks, Reply, ReplyKind, Request, To};
 use super::Shared;
 use crate::codec::{Codec, FrameCodec};
 use crate::context::Context;
@@ -43,8 +43,8 @@ where
             match super::forward::route(path, req.headers(), &shared.name) {
                 Route::Here => {}
                 Route::On(target) => {
-                    let forwarded = forward.forward(target, req.map(tonic::body::Body::new), peer);
-                    return forwarded.await;
+                    let req = req.map(tonic::body::Body::new);
+                    return super::forward::serve(&shared, forward, target, req, peer).await;
                 }
                 Route::Malformed(reason) => {
                     shared.stats.errors.fetch_add(1, Ordering::Relaxed);
@@ -133,14 +133,15 @@ impl Arrived {
     /// The endpoint's answer to `body`: straight from the endpoint, or through the server's
     /// layers when it has any (and they apply to this endpoint).
     async fn answer(self, body: request::Body, shared: &Shared) -> crate::Result<Reply> {
+        let stack = shared.stack_for(&self.endpoint);
         let request = Request {
             context: self.ctx,
             peer: self.peer,
             codec: self.codec,
             body,
-            endpoint: self.endpoint,
+            to: To::Endpoint(self.endpoint),
         };
-        match shared.stack_for(&request.endpoint) {
+        match stack {
             Some(stack) => tower::ServiceExt::oneshot(stack, request).await,
             None => request.dispatch().await,
         }
@@ -236,7 +237,7 @@ async fn unary(
     let reply = guarded(&service, &name, deadline, "finish", answer).await?;
     match reply.kind {
         ReplyKind::Unary(bytes) => Ok(bytes),
-        ReplyKind::Stream(_) => Err(Error::internal_server_error(
+        ReplyKind::Stream(_) | ReplyKind::Forwarded(_) => Err(Error::internal_server_error(
             &service,
             format!("{name} answered a unary call with a stream"),
         )

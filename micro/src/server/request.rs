@@ -1,5 +1,6 @@
 //! One call as the server's layers see it: the [`Request`] going in, the [`Reply`] coming out.
 
+use super::forward::{Forward, ForwardRequest, ForwardResponse, Target};
 use super::handler::{Call, HandlerEndpoint, Replies};
 use crate::codec::{Codec, Message};
 use crate::context::Context;
@@ -18,13 +19,22 @@ pub struct Request {
     pub(crate) peer: Option<SocketAddr>,
     pub(crate) codec: Codec,
     pub(crate) body: Body,
-    pub(crate) endpoint: Arc<HandlerEndpoint>,
+    pub(crate) to: To,
 }
 
-/// The request of a unary call, or the frames of a stream.
+/// Who answers a request.
+pub(crate) enum To {
+    /// An endpoint of this server.
+    Endpoint(Arc<HandlerEndpoint>),
+    /// Another service, through the server's forwarder (a proxy's call).
+    Forward(Arc<dyn Forward>),
+}
+
+/// The request of a unary call, the frames of a stream, or a call forwarded as it came.
 pub(crate) enum Body {
     Unary(Bytes),
     Stream(Frames),
+    Forward(Box<ForwardRequest>),
 }
 
 impl std::fmt::Debug for Request {
@@ -34,6 +44,7 @@ impl std::fmt::Debug for Request {
             .field("peer", &self.peer)
             .field("codec", &self.codec)
             .field("stream", &self.is_stream())
+            .field("forwarded", &self.is_forwarded())
             .finish()
     }
 }
@@ -84,25 +95,44 @@ impl Request {
         matches!(self.body, Body::Stream(_))
     }
 
-    /// The request's bytes, as they came, for a unary call; `None` for a stream.
+    /// Whether the call is forwarded, undecoded, to another service (a proxy's call; its
+    /// service and endpoint are the target's).
+    pub fn is_forwarded(&self) -> bool {
+        matches!(self.body, Body::Forward(_))
+    }
+
+    /// The request's bytes, as they came, for a unary call; `None` for a stream or a call
+    /// forwarded.
     pub fn body(&self) -> Option<&Bytes> {
         match &self.body {
             Body::Unary(bytes) => Some(bytes),
-            Body::Stream(_) => None,
+            Body::Stream(_) | Body::Forward(_) => None,
         }
     }
 
     /// The request of a unary call, decoded as `M`; a stream's messages are its handler's to
     /// read.
     pub fn decode<M: Message>(&self) -> Result<M> {
-        let Body::Unary(bytes) = &self.body else {
-            return Err(Error::bad_request(
-                self.service(),
-                format!(
-                    "{} streams: its requests are read by the handler",
-                    self.endpoint()
-                ),
-            ));
+        let bytes = match &self.body {
+            Body::Unary(bytes) => bytes,
+            Body::Stream(_) => {
+                return Err(Error::bad_request(
+                    self.service(),
+                    format!(
+                        "{} streams: its requests are read by the handler",
+                        self.endpoint()
+                    ),
+                ))
+            }
+            Body::Forward(_) => {
+                return Err(Error::bad_request(
+                    self.service(),
+                    format!(
+                        "{} is forwarded as it came, not decoded here",
+                        self.endpoint()
+                    ),
+                ))
+            }
         };
         self.codec.decode(bytes).map_err(|e| {
             Error::bad_request(
@@ -118,9 +148,30 @@ impl Request {
             context,
             codec,
             body,
-            endpoint,
-            ..
+            to,
+            peer,
         } = self;
+        let endpoint = match to {
+            To::Endpoint(endpoint) => endpoint,
+            To::Forward(forward) => {
+                let Body::Forward(request) = body else {
+                    return Err(Error::internal_server_error(
+                        &context.service,
+                        format!("{} was forwarded without its request", context.endpoint),
+                    ));
+                };
+                // What the layers made of the metadata goes on.
+                let mut request = *request;
+                crate::metadata::into_headers(&context.metadata, request.headers_mut());
+                let target = Target {
+                    service: context.service,
+                    endpoint: context.endpoint,
+                };
+                return Ok(Reply::forwarded(
+                    forward.forward(target, request, peer).await,
+                ));
+            }
+        };
         match (&endpoint.call, body) {
             (Call::Unary(f), Body::Unary(bytes)) => {
                 f(context, codec, bytes).await.map(Reply::unary)
@@ -154,6 +205,8 @@ pub struct Reply {
 pub(crate) enum ReplyKind {
     Unary(Bytes),
     Stream(Box<dyn Replies>),
+    /// The answer of the service a call was forwarded to, as it comes.
+    Forwarded(ForwardResponse),
 }
 
 impl std::fmt::Debug for Reply {
@@ -179,25 +232,38 @@ impl Reply {
         }
     }
 
+    fn forwarded(response: ForwardResponse) -> Reply {
+        Reply {
+            kind: ReplyKind::Forwarded(response),
+            on_end: Vec::new(),
+        }
+    }
+
     /// Whether replies are still to come (a streaming endpoint).
     pub fn is_stream(&self) -> bool {
         matches!(self.kind, ReplyKind::Stream(_))
     }
 
-    /// The encoded reply of a unary call; `None` for a stream.
+    /// Whether this is the answer of another service, passed on as it comes (a proxy's).
+    pub fn is_forwarded(&self) -> bool {
+        matches!(self.kind, ReplyKind::Forwarded(_))
+    }
+
+    /// The encoded reply of a unary call; `None` for a stream or a forwarded answer.
     pub fn body(&self) -> Option<&Bytes> {
         match &self.kind {
             ReplyKind::Unary(bytes) => Some(bytes),
-            ReplyKind::Stream(_) => None,
+            ReplyKind::Stream(_) | ReplyKind::Forwarded(_) => None,
         }
     }
 
-    /// Calls `hook` once the call is over: at once for a unary reply, and when a stream ends,
-    /// with how it ended (its error, a panic, the deadline, or the caller going away).
+    /// Calls `hook` once the call is over: at once for a unary reply, and when a stream or a
+    /// forwarded answer ends, with how it ended (its error or status, a panic, the deadline,
+    /// or the caller going away).
     pub fn on_end(mut self, hook: impl FnOnce(Outcome<'_>) + Send + 'static) -> Reply {
         match self.kind {
             ReplyKind::Unary(_) => hook(Ok(())),
-            ReplyKind::Stream(_) => self.on_end.push(Box::new(hook)),
+            ReplyKind::Stream(_) | ReplyKind::Forwarded(_) => self.on_end.push(Box::new(hook)),
         }
         self
     }
