@@ -104,8 +104,9 @@ impl Inner {
         let (parts, body) = request.into_parts();
         let replay = Replay::new(body, REPLAY_LIMIT);
         let mut tried: Vec<String> = Vec::new();
-        // Each node once: a retry goes to the next one.
-        for _ in 0..next.len().max(1) {
+        // Each node once, and at least one retry (on the same node when it is the only one),
+        // as the client does by default.
+        for _ in 0..next.len().max(1 + micro::client::DEFAULT_RETRIES as usize) {
             let Some(node) = next.next_node().cloned() else {
                 break;
             };

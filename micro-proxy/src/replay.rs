@@ -140,6 +140,11 @@ impl Body for AttemptBody {
                 if source.keeping {
                     source.keep(&frame);
                 }
+                // Known now, so the frame goes out with END_STREAM: a DATA frame and then an
+                // empty one would double the small frames, which h2 servers budget.
+                if source.live.is_end_stream() {
+                    source.ended = true;
+                }
                 Poll::Ready(Some(Ok(frame)))
             }
         }
