@@ -6,6 +6,7 @@
 //! | `stream`  | `Greeter.Stream`, 1,000 replies   | the same on raw tonic                   |
 //! | `unary`, `stream` | each pair split: micro client -> raw server, raw client -> micro server | the same |
 //! | `gateway` | HTTP -> `micro api` (rpc) -> greeter | HTTP -> axum handler + raw tonic client -> greeter |
+//! | `proxy`   | micro client -> `micro proxy` -> micro greeter; and the direct call | the same through a hand-written raw-frame forwarder on tonic's channel |
 //! | `broker`  | publish -> deliver, micro on NATS; the http broker | raw async-nats              |
 //! | `idle`    | RSS of an idle greeter and `micro api` | -                                  |
 
@@ -24,7 +25,7 @@ use std::future::Future;
 use std::time::Duration;
 
 /// Groups of cases, in the order they run.
-pub const GROUPS: &[&str] = &["unary", "stream", "gateway", "broker", "idle"];
+pub const GROUPS: &[&str] = &["unary", "stream", "gateway", "proxy", "broker", "idle"];
 
 /// Replies per streamed call.
 const STREAMED: i64 = 1_000;
@@ -50,6 +51,8 @@ enum Runner {
     },
     /// Through this gateway server kind.
     Gateway(&'static str),
+    /// A micro client's call through this forwarding server kind, or straight (`None`).
+    Proxy(Option<&'static str>),
     /// This broker loop kind.
     Broker(&'static str),
 }
@@ -218,6 +221,33 @@ const CASES: &[Case] = &[
         runner: Runner::Gateway("micro-api"),
     },
     Case {
+        group: "proxy",
+        name: "tonic forwarder",
+        baseline: true,
+        unit: "req/s",
+        compared: true,
+        top_only: false,
+        runner: Runner::Proxy(Some("tonic-forwarder")),
+    },
+    Case {
+        group: "proxy",
+        name: "micro proxy",
+        baseline: false,
+        unit: "req/s",
+        compared: true,
+        top_only: false,
+        runner: Runner::Proxy(Some("micro-proxy")),
+    },
+    Case {
+        group: "proxy",
+        name: "direct, no proxy",
+        baseline: false,
+        unit: "req/s",
+        compared: false,
+        top_only: false,
+        runner: Runner::Proxy(None),
+    },
+    Case {
         group: "broker",
         name: "raw async-nats",
         baseline: true,
@@ -252,6 +282,7 @@ const LEVELS: &[(&str, &[usize])] = &[
     ("unary", &[1, 16, 64]),
     ("stream", &[1, 16]),
     ("gateway", &[1, 16, 64]),
+    ("proxy", &[1, 16, 64]),
     ("broker", &[super::servers::BATCH as usize]),
 ];
 
@@ -385,6 +416,7 @@ pub async fn run(plan: &Plan, mut progress: impl FnMut(&Row)) -> Result<Vec<Row>
                         } => cross(conc, t, stream, micro_client).await?,
                         Runner::StreamMicro => stream_micro(conc, t).await?,
                         Runner::Gateway(kind) => gateway(conc, t, kind).await?,
+                        Runner::Proxy(kind) => proxied(conc, t, kind).await?,
                         Runner::Broker(kind) => {
                             if nats.is_none() {
                                 nats = Some(
@@ -692,6 +724,28 @@ async fn gateway(conc: usize, t: Timing, gateway: &str) -> Result<Measured, Stri
         }
     })
     .await
+}
+
+/// Greeter calls of a micro client through forwarder `kind` (measuring the forwarder's CPU), or
+/// straight to the greeter (measuring its CPU).
+async fn proxied(conc: usize, t: Timing, kind: Option<&str>) -> Result<Measured, String> {
+    let (greeter_server, greeter) = Server::start::<Ready>("micro-greeter", &[]).await?;
+    let Some(kind) = kind else {
+        let client = Client::new(registry_of(&greeter.records).await);
+        return measure(&greeter_server, conc, t, move || micro_call(client.clone())).await;
+    };
+    let arg = if kind == "micro-proxy" {
+        serde_json::to_string(&greeter.records).expect("json")
+    } else {
+        greeter.address.clone()
+    };
+    let (server, ready) = Server::start::<Ready>(kind, &[arg]).await?;
+    // The caller knows the forwarder only, as under MICRO_PROXY.
+    let client = Client::builder()
+        .registry(registry_of(&[]).await)
+        .proxy(micro::client::Via::Address(ready.address.clone()))
+        .build();
+    measure(&server, conc, t, move || micro_call(client.clone())).await
 }
 
 /// A broker loop in its own process, which measures itself ([`super::servers::broker`]).

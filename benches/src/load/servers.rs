@@ -124,6 +124,54 @@ pub async fn serve(kind: &str, args: &[String]) -> Result<(), String> {
                 records: Vec::new(),
             }
         }
+        // `micro-proxy RECORDS`: `micro proxy` as `micro proxy` runs it, finding the greeter
+        // in a registry holding its records.
+        "micro-proxy" => {
+            let records: Vec<micro::registry::Service> =
+                serde_json::from_str(&arg(0)?).map_err(|e| format!("records: {e}"))?;
+            let registry = registry_of(&records).await;
+            let client = micro::Client::builder()
+                .registry(Arc::clone(&registry))
+                .no_proxy()
+                .build();
+            let proxy = micro_proxy::Proxy::new(client.clone(), micro_proxy::Backend::Discover);
+            let running = micro::Service::builder()
+                .flags(micro::Flags::default())
+                .name(micro::client::PROXY_SERVICE)
+                .address("127.0.0.1:0")
+                .registry(registry)
+                .client(client)
+                .forward(proxy.forwarder())
+                .build()
+                .map_err(|e| e.to_string())?
+                .start()
+                .await
+                .map_err(|e| e.to_string())?;
+            proxy.listening_on(running.local_addr());
+            let ready = Ready {
+                address: running.local_addr().to_string(),
+                records: Vec::new(),
+            };
+            service = Some(running);
+            ready
+        }
+        // `tonic-forwarder ADDRESS`: the proxy's floor, hand-written: every HTTP/2 request
+        // passed as it is (raw frames, trailers) over a tonic channel to the greeter.
+        "tonic-forwarder" => {
+            let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", arg(0)?))
+                .map_err(|e| e.to_string())?
+                .tcp_nodelay(true)
+                .connect()
+                .await
+                .map_err(|e| format!("connecting to the greeter: {e}"))?;
+            let listener = loopback_listener().await?;
+            let address = listener.local_addr().map_err(|e| e.to_string())?;
+            tokio::spawn(serve_forwarder(listener, channel));
+            Ready {
+                address: address.to_string(),
+                records: Vec::new(),
+            }
+        }
         other => return Err(format!("unknown server kind {other:?}")),
     };
     println!("READY {}", serde_json::to_string(&ready).expect("json"));
@@ -138,6 +186,39 @@ async fn loopback_listener() -> Result<tokio::net::TcpListener, String> {
     tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .map_err(|e| format!("listening on loopback: {e}"))
+}
+
+/// Serves the hand-written forwarder on `listener`: h2c, each request sent on `channel` as it
+/// came and its response returned as it comes.
+async fn serve_forwarder(listener: tokio::net::TcpListener, channel: tonic::transport::Channel) {
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            return;
+        };
+        let _ = stream.set_nodelay(true);
+        let channel = channel.clone();
+        tokio::spawn(async move {
+            let service =
+                hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
+                    let mut channel = channel.clone();
+                    async move {
+                        use tower::Service;
+                        let req = req.map(tonic::body::Body::new);
+                        let response = match std::future::poll_fn(|cx| channel.poll_ready(cx)).await
+                        {
+                            Ok(()) => channel.call(req).await,
+                            Err(e) => Err(e),
+                        };
+                        Ok::<_, std::convert::Infallible>(response.unwrap_or_else(|e| {
+                            tonic::Status::unavailable(e.to_string()).into_http()
+                        }))
+                    }
+                });
+            let _ = hyper::server::conn::http2::Builder::new(hyper_util::rt::TokioExecutor::new())
+                .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                .await;
+        });
+    }
 }
 
 /// The gateway floor: parse the JSON, call the greeter with a raw tonic client, answer JSON.
