@@ -2,32 +2,13 @@
 
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::service::TowerToHyperService;
-use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use std::path::Path;
-use std::sync::Arc;
-use tokio_rustls::rustls;
 
-/// A TLS acceptor for the certificate chain and key in these PEM files.
+/// A TLS acceptor for the certificate chain and key in these PEM files (HTTP/2 and HTTP/1.1).
 pub fn acceptor(cert_file: &Path, key_file: &Path) -> Result<tokio_rustls::TlsAcceptor, String> {
-    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert_file)
-        .map_err(|e| format!("reading {}: {e}", cert_file.display()))?
-        .collect::<Result<_, _>>()
-        .map_err(|e| format!("reading {}: {e}", cert_file.display()))?;
-    if certs.is_empty() {
-        return Err(format!("no certificate in {}", cert_file.display()));
-    }
-    let key = PrivateKeyDer::from_pem_file(key_file)
-        .map_err(|e| format!("reading {}: {e}", key_file.display()))?;
-    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .map_err(|e| e.to_string())?
-    .with_no_client_auth()
-    .with_single_cert(certs, key)
-    .map_err(|e| format!("certificate and key do not fit: {e}"))?;
-    Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
+    micro::server::tls::Tls::from_pem_files(cert_file, key_file, &[b"h2", b"http/1.1"])
+        .map(|tls| tls.acceptor().clone())
+        .map_err(|e| e.to_string())
 }
 
 /// Serves `app` over TLS on `listener` until `shutdown` completes (HTTP/1.1 and HTTP/2).

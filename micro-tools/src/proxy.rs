@@ -13,6 +13,23 @@ pub(crate) struct ProxyArgs {
     /// A fixed backend instead of discovery: `host:port`, or a service name.
     #[arg(long, env = "MICRO_PROXY_ENDPOINT")]
     pub endpoint: Option<String>,
+    /// Serve gRPC over TLS (rustls, ALPN h2) with --tls_cert_file and --tls_key_file.
+    #[arg(long = "enable_tls", alias = "enable-tls", env = "MICRO_ENABLE_TLS")]
+    pub enable_tls: bool,
+    /// PEM certificate chain for TLS.
+    #[arg(
+        long = "tls_cert_file",
+        alias = "tls-cert-file",
+        env = "MICRO_TLS_CERT_FILE"
+    )]
+    pub tls_cert_file: Option<std::path::PathBuf>,
+    /// PEM private key for TLS.
+    #[arg(
+        long = "tls_key_file",
+        alias = "tls-key-file",
+        env = "MICRO_TLS_KEY_FILE"
+    )]
+    pub tls_key_file: Option<std::path::PathBuf>,
 }
 
 /// `micro proxy`: forwards calls until SIGINT or SIGTERM.
@@ -33,7 +50,18 @@ pub(crate) async fn run(env: Env, args: &ProxyArgs) -> Result<(), Failure> {
         .build();
     let backend = micro_proxy::Backend::parse(args.endpoint.as_deref().unwrap_or(""));
     let proxy = micro_proxy::Proxy::new(client.clone(), backend);
-    let service = micro::Service::builder()
+    let mut builder = micro::Service::builder();
+    if args.enable_tls {
+        let (Some(cert), Some(key)) = (&args.tls_cert_file, &args.tls_key_file) else {
+            return Err(Failure::usage(
+                "--enable_tls needs --tls_cert_file and --tls_key_file",
+            ));
+        };
+        let tls = micro::server::tls::Tls::from_pem_files(cert, key, &[b"h2"])
+            .map_err(|e| Failure::new(format!("micro proxy: {e}")))?;
+        builder = builder.tls(tls);
+    }
+    let service = builder
         .name(micro::client::PROXY_SERVICE)
         .address(address.clone())
         .registry(env.registry.clone())
@@ -47,7 +75,11 @@ pub(crate) async fn run(env: Env, args: &ProxyArgs) -> Result<(), Failure> {
         .await
         .map_err(|e| Failure::new(format!("micro proxy: {e}")))?;
     proxy.listening_on(running.local_addr());
-    eprintln!("micro proxy listening on {}", running.local_addr());
+    eprintln!(
+        "micro proxy listening on {}{}",
+        running.local_addr(),
+        if args.enable_tls { " (TLS)" } else { "" }
+    );
     micro::service::shutdown_signal().await;
     running
         .stop()

@@ -46,10 +46,16 @@ impl Setup {
 
     /// Starts `micro proxy`; returns its address once it listens.
     fn proxy(&mut self) -> String {
+        self.proxy_with(&[])
+    }
+
+    /// Starts `micro proxy` with `flags`; returns its address once it listens.
+    fn proxy_with(&mut self, flags: &[&str]) -> String {
         let address = format!("127.0.0.1:{}", free_port());
         let mut cmd = self.command("micro");
         // A MICRO_PROXY in the proxy's own environment is ignored.
         cmd.args(["proxy", "--address", &address])
+            .args(flags)
             .env("MICRO_PROXY", &address)
             .stdout(Stdio::null())
             .stderr(Stdio::null());
@@ -332,4 +338,47 @@ fn a_node_killed_under_load_behind_the_proxy() {
         rt.block_on(call(client.clone(), format!("after {i}")))
             .unwrap();
     }
+}
+
+#[test]
+fn grpc_over_tls_to_the_proxy() {
+    let mut s = Setup::new();
+    s.greeter(&format!("127.0.0.1:{}", free_port()));
+    s.wait_registered(GREETER, 1);
+    let dir = std::env::temp_dir().join(format!("micro-proxy-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    micro_tests::make_certificates(&dir);
+    let (cert, key) = (dir.join("server.pem"), dir.join("server.key"));
+    let proxy = s.proxy_with(&[
+        "--enable_tls",
+        "--tls_cert_file",
+        cert.to_str().unwrap(),
+        "--tls_key_file",
+        key.to_str().unwrap(),
+    ]);
+    let greet = |ca: Option<&std::path::Path>| {
+        let mut cmd = Command::new(micro_tests::python());
+        cmd.arg(micro_tests::workspace_root().join("tests/python/grpc_client.py"))
+            .args(["greet", &proxy, "TLS"]);
+        match ca {
+            Some(ca) => cmd.env("MICRO_TEST_TLS_CA", ca),
+            None => cmd.env_remove("MICRO_TEST_TLS_CA"),
+        };
+        cmd.output().unwrap()
+    };
+    // grpcio over TLS, trusting the test CA only: the greeter answers through the proxy.
+    let out = greet(Some(&dir.join("ca.pem")));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "Hello TLS");
+    // In plaintext the proxy does not answer: it really is TLS.
+    let out = greet(None);
+    assert!(
+        !out.status.success(),
+        "a plaintext call to a TLS proxy failed"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }

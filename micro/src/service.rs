@@ -209,6 +209,8 @@ pub struct ServiceBuilder {
     layers: Layers,
     layer_debug: bool,
     forward: Option<Arc<dyn crate::server::forward::Forward>>,
+    #[cfg(feature = "tls")]
+    tls: Option<crate::server::tls::Tls>,
     subscriber_layers: SubscriberLayers,
     register_ttl: Option<Duration>,
     register_interval: Option<Duration>,
@@ -315,6 +317,13 @@ impl ServiceBuilder {
     /// and without auto-ack a failed delivery.
     pub fn subscriber_layer(mut self, layer: impl StackLayer<Delivery, ()>) -> Self {
         self.subscriber_layers.push(layer);
+        self
+    }
+
+    /// Serves over TLS (h2 with this certificate) instead of h2c.
+    #[cfg(feature = "tls")]
+    pub fn tls(mut self, tls: crate::server::tls::Tls) -> Self {
+        self.tls = Some(tls);
         self
     }
 
@@ -443,6 +452,10 @@ impl ServiceBuilder {
         server.layer_debug_endpoints(self.layer_debug);
         if let Some(forward) = self.forward {
             server.forward(forward);
+        }
+        #[cfg(feature = "tls")]
+        if let Some(tls) = self.tls {
+            server.tls(tls);
         }
         for handler in self.handlers {
             server.handle(handler);

@@ -1,5 +1,7 @@
 """A stock grpcio client for the integration tests.
 
+With MICRO_TEST_TLS_CA=ca.pem it connects over TLS, trusting that CA only.
+
 Stubs are generated at run time by grpcio-tools from the repository's .proto files, exactly as a
 user of the service would make them.
 
@@ -39,7 +41,13 @@ def stubs(include, proto):
 
 def main():
     cmd, address = sys.argv[1], sys.argv[2]
-    channel = grpc.insecure_channel(address)
+    ca = os.environ.get("MICRO_TEST_TLS_CA")
+    if ca:
+        # TLS, trusting only this CA (the server's certificate must name 127.0.0.1).
+        with open(ca, "rb") as f:
+            channel = grpc.secure_channel(address, grpc.ssl_channel_credentials(root_certificates=f.read()))
+    else:
+        channel = grpc.insecure_channel(address)
     if cmd == "greet":
         pb, rpc = stubs(os.path.join(ROOT, "proto"), "greeter/greeter.proto")
         reply = rpc.GreeterStub(channel).Call(pb.Request(name=sys.argv[3]), timeout=10)

@@ -15,6 +15,8 @@ mod reply_body;
 mod request;
 mod router;
 mod subscriber;
+#[cfg(feature = "tls")]
+pub mod tls;
 
 pub use handler::{Handler, HandlerEndpoint};
 pub use request::{Outcome, Reply, Request};
@@ -102,6 +104,8 @@ pub struct Server {
     layers: Layers,
     layer_debug: bool,
     forward: Option<Arc<dyn forward::Forward>>,
+    #[cfg(feature = "tls")]
+    tls: Option<tls::Tls>,
     /// Subscriber endpoints to list in the registry (the broker delivers to them).
     subscribers: Vec<crate::registry::Endpoint>,
 }
@@ -123,8 +127,16 @@ impl Server {
             layers: Layers::default(),
             layer_debug: false,
             forward: None,
+            #[cfg(feature = "tls")]
+            tls: None,
             subscribers: Vec::new(),
         }
+    }
+
+    /// Serves over TLS with this certificate instead of h2c.
+    #[cfg(feature = "tls")]
+    pub fn tls(&mut self, tls: tls::Tls) {
+        self.tls = Some(tls);
     }
 
     /// Hands every call addressed to another service (by its path's package, or the
@@ -179,8 +191,12 @@ impl Server {
             layers,
             layer_debug,
             forward,
+            #[cfg(feature = "tls")]
+            tls,
             ..
         } = self;
+        #[cfg(not(feature = "tls"))]
+        let tls: Option<Tls> = None;
         let listener = TcpListener::bind(&options.address).await.map_err(|e| {
             crate::Error::internal_server_error(
                 &options.name,
@@ -210,6 +226,7 @@ impl Server {
         let serving = tokio::spawn(accept_loop(
             listener,
             shared,
+            tls,
             accepting,
             options.drain_timeout,
         ));
@@ -233,6 +250,27 @@ impl Server {
     }
 }
 
+/// Serves HTTP/2 on one accepted connection until it ends or the server drains.
+async fn serve_connection<I>(
+    io: I,
+    peer: SocketAddr,
+    shared: Arc<Shared>,
+    watcher: hyper_util::server::graceful::Watcher,
+) where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    use hyper_util::rt::{TokioExecutor, TokioIo};
+    let service = hyper::service::service_fn(move |req| {
+        let shared = Arc::clone(&shared);
+        async move { Ok::<_, std::convert::Infallible>(grpc::serve(shared, req, Some(peer)).await) }
+    });
+    let builder = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
+    let conn = watcher.watch(builder.serve_connection(TokioIo::new(io), service));
+    if let Err(e) = conn.await {
+        tracing::debug!(error = %e, "connection ended with an error");
+    }
+}
+
 /// The address to publish for a listener: the bound one, or loopback for a wildcard bind
 /// (services here talk over loopback unless told to advertise another address).
 fn advertise_address(local: SocketAddr) -> String {
@@ -243,15 +281,22 @@ fn advertise_address(local: SocketAddr) -> String {
     }
 }
 
+/// Without the `tls` feature, there is no TLS to serve.
+#[cfg(not(feature = "tls"))]
+#[derive(Debug, Clone)]
+enum Tls {}
+
+#[cfg(feature = "tls")]
+use tls::Tls;
+
 async fn accept_loop(
     listener: TcpListener,
     shared: Arc<Shared>,
+    tls: Option<Tls>,
     mut stop: watch::Receiver<bool>,
     drain_timeout: Duration,
 ) {
-    use hyper_util::rt::{TokioExecutor, TokioIo};
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    let builder = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
     // Connections live in this set, so aborting this task (a kill) drops them all.
     let mut connections = tokio::task::JoinSet::new();
     loop {
@@ -268,18 +313,26 @@ async fn accept_loop(
                 };
                 let _ = stream.set_nodelay(true);
                 let shared = Arc::clone(&shared);
-                let service = hyper::service::service_fn(move |req| {
-                    let shared = Arc::clone(&shared);
-                    async move {
-                        Ok::<_, std::convert::Infallible>(grpc::serve(shared, req, Some(peer)).await)
+                let watcher = graceful.watcher();
+                match &tls {
+                    None => {
+                        connections.spawn(serve_connection(stream, peer, shared, watcher));
                     }
-                });
-                let conn = graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
-                connections.spawn(async move {
-                    if let Err(e) = conn.await {
-                        tracing::debug!(error = %e, "connection ended with an error");
+                    #[cfg(feature = "tls")]
+                    Some(tls) => {
+                        let acceptor = tls.acceptor.clone();
+                        connections.spawn(async move {
+                            let handshake = acceptor.accept(stream);
+                            match tokio::time::timeout(tls::HANDSHAKE_TIMEOUT, handshake).await {
+                                Ok(Ok(stream)) => serve_connection(stream, peer, shared, watcher).await,
+                                Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
+                                Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+                            }
+                        });
                     }
-                });
+                    #[cfg(not(feature = "tls"))]
+                    Some(never) => match *never {},
+                }
             }
             Some(_) = connections.join_next(), if !connections.is_empty() => {}
             _ = stop.changed() => break,
