@@ -51,7 +51,7 @@ pub(crate) async fn api(
     let method = request.method().to_string();
     let url = request.uri().to_string();
     let query = request.uri().query().unwrap_or("").to_string();
-    let (parts, body) = read_body(request, gw.options.max_body).await?;
+    let (parts, body) = read_body(request, &gw.options).await?;
     let headers = pairs(
         parts
             .headers

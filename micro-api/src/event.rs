@@ -22,7 +22,7 @@ pub(crate) async fn event(gw: &Gateway, request: Request) -> Result<Response, Er
         .nth(1)
         .unwrap_or("")
         .to_string();
-    let (parts, body) = read_body(request, gw.options.max_body).await?;
+    let (parts, body) = read_body(request, &gw.options).await?;
     let mut header = serde_json::Map::new();
     for (k, v) in &parts.headers {
         if let Ok(v) = v.to_str() {

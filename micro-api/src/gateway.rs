@@ -44,6 +44,8 @@ pub fn error_response(err: &Error) -> Response {
     let status = match err.code {
         // The server does not know the endpoint: for HTTP that is simply not found.
         501 => StatusCode::NOT_FOUND,
+        // The gateway's own 408: the client was too slow sending its request.
+        408 if err.id == API_ID => StatusCode::REQUEST_TIMEOUT,
         // A deadline passed on the way: the gateway timed out.
         408 => StatusCode::GATEWAY_TIMEOUT,
         code => u16::try_from(code)
@@ -61,11 +63,13 @@ pub fn error_response(err: &Error) -> Response {
         .into_response()
 }
 
-/// Reads the body, refusing more than `max` bytes (by Content-Length first, without reading).
+/// Reads the body, refusing more than `max_body` bytes (by Content-Length first, without
+/// reading), and a body slower than `body_timeout`.
 pub(crate) async fn read_body(
     request: Request,
-    max: usize,
+    options: &Options,
 ) -> Result<(http::request::Parts, Bytes), Error> {
+    let max = options.max_body;
     let (parts, body) = request.into_parts();
     let too_large = || Error::too_large(API_ID, format!("request body larger than {max} bytes"));
     let declared = parts
@@ -76,9 +80,18 @@ pub(crate) async fn read_body(
     if declared.is_some_and(|n| n > max) {
         return Err(too_large());
     }
-    let bytes = http_body_util::Limited::new(body, max)
-        .collect()
-        .await
+    let collected = tokio::time::timeout(
+        options.body_timeout,
+        http_body_util::Limited::new(body, max).collect(),
+    );
+    let Ok(collected) = collected.await else {
+        let detail = format!(
+            "the request body did not arrive within the body timeout of {:?}",
+            options.body_timeout
+        );
+        return Err(Error::new(API_ID, detail, 408));
+    };
+    let bytes = collected
         .map_err(|e| {
             if e.is::<http_body_util::LengthLimitError>() {
                 too_large()

@@ -9,8 +9,8 @@
 //! let client = micro::Client::new(registry.clone());
 //! let options = micro_api::Options { namespace: "go.micro.srv".into(), ..Default::default() };
 //! let app = micro_api::router(client, registry, options);
-//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await.unwrap();
-//! axum::serve(listener, app).await.unwrap();
+//! let tcp = tokio::net::TcpListener::bind("127.0.0.1:8080").await.unwrap();
+//! micro_api::serve(micro_api::listener(tcp), app, micro::service::shutdown_signal()).await;
 //! # Ok(()) }
 //! ```
 //!
@@ -32,7 +32,7 @@ mod websocket;
 
 pub use gateway::error_response;
 pub use options::{HandlerKind, Options};
-pub use tls::{acceptor as tls_acceptor, serve_tls};
+pub use tls::tls;
 
 use axum::extract::{Request, State};
 use axum::response::Response;
@@ -40,6 +40,7 @@ use axum::routing::{any, get, post};
 use gateway::{json_response, Gateway};
 use http::StatusCode;
 use micro::registry::Registry;
+use micro::server::{Listener, Protocol};
 use micro::Client;
 use std::sync::Arc;
 
@@ -84,13 +85,20 @@ async fn dispatch(State(gw): State<Arc<Gateway>>, request: Request) -> Response 
     result.unwrap_or_else(|e| error_response(&e))
 }
 
-/// Serves `app` on `listener` until `shutdown` completes.
+/// A listener for the gateway on `tcp`: HTTP/1.1 (with WebSocket upgrades) and HTTP/2, with
+/// the default connection limits (set others with [`Listener::limits`]).
+pub fn listener(tcp: tokio::net::TcpListener) -> Listener {
+    Listener::new(tcp, Protocol::Auto)
+}
+
+/// Serves `app` on `listener` until `shutdown` completes, then drains within the listener's
+/// drain timeout, whatever clients do.
 pub async fn serve(
-    listener: tokio::net::TcpListener,
+    listener: Listener,
     app: axum::Router,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    axum::serve(listener, app.into_make_service())
-        .with_graceful_shutdown(shutdown)
+) {
+    listener
+        .serve(micro::server::listener::same(app), shutdown)
         .await
 }

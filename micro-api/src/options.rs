@@ -50,6 +50,8 @@ pub struct Options {
     pub enable_cors: bool,
     /// Largest request body in bytes (10 MiB by default); larger is 413 before reading it.
     pub max_body: usize,
+    /// How long a request body may take to arrive in full; slower is 408.
+    pub body_timeout: std::time::Duration,
 }
 
 impl Default for Options {
@@ -60,6 +62,7 @@ impl Default for Options {
             enable_rpc: false,
             enable_cors: true,
             max_body: 10 << 20,
+            body_timeout: micro::server::limits::DEFAULT_BODY_TIMEOUT,
         }
     }
 }

@@ -78,7 +78,7 @@ pub(crate) async fn proxy(
         let uri = format!("http://{}{forwarded_path}{query}", node.address);
         return tunnel(gw, request, &uri).await;
     }
-    let (parts, body) = read_body(request, gw.options.max_body).await?;
+    let (parts, body) = read_body(request, &gw.options).await?;
     let mut errors = Vec::new();
     for node in &nodes {
         let mut builder = http::Request::builder()

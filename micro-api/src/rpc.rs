@@ -87,7 +87,7 @@ async fn rpc(
         // A WebSocket upgrade has no body to read; the connection carries the messages.
         (request.into_parts().0, Bytes::new())
     } else {
-        read_body(request, gw.options.max_body).await?
+        read_body(request, &gw.options).await?
     };
     let opts = call_options(&parts.headers);
 
@@ -180,7 +180,7 @@ fn check_object(body: &[u8]) -> Result<(), Error> {
 /// `POST /rpc` with `{"service", "endpoint", "request", "address"?}`.
 pub(crate) async fn rpc_endpoint(State(gw): State<Arc<Gateway>>, request: Request) -> Response {
     let result = async {
-        let (parts, body) = read_body(request, gw.options.max_body).await?;
+        let (parts, body) = read_body(request, &gw.options).await?;
         let v: serde_json::Value = serde_json::from_slice(&body)
             .map_err(|e| Error::bad_request(API_ID, format!("invalid JSON: {e}")))?;
         let field = |k: &str| v.get(k).and_then(|x| x.as_str()).filter(|s| !s.is_empty());

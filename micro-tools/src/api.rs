@@ -58,7 +58,7 @@ pub(crate) async fn run(env: Env, args: &ApiArgs) -> Result<(), Failure> {
     } else {
         args.address.clone()
     };
-    let listener = tokio::net::TcpListener::bind(&address)
+    let tcp = tokio::net::TcpListener::bind(&address)
         .await
         .map_err(|e| Failure::new(format!("cannot listen on {address}: {e}")))?;
     let options = micro_api::Options {
@@ -67,25 +67,27 @@ pub(crate) async fn run(env: Env, args: &ApiArgs) -> Result<(), Failure> {
         enable_rpc: args.enable_rpc,
         enable_cors: args.enable_cors,
         max_body: args.max_body,
+        body_timeout: env.config.connection_limits.body_timeout,
     };
     let app = micro_api::router(env.client.clone(), env.registry.clone(), options);
+    let listener = micro_api::listener(tcp).limits(env.config.connection_limits.clone());
+    let listener = if args.enable_tls {
+        let (Some(cert), Some(key)) = (&args.tls_cert_file, &args.tls_key_file) else {
+            return Err(Failure::usage(
+                "--enable_tls needs --tls_cert_file and --tls_key_file",
+            ));
+        };
+        let tls = micro_api::tls(cert, key).map_err(|e| Failure::new(format!("micro api: {e}")))?;
+        listener.tls(tls)
+    } else {
+        listener
+    };
     if let Ok(local) = listener.local_addr() {
         eprintln!(
             "micro api listening on {local}{}",
             if args.enable_tls { " (TLS)" } else { "" }
         );
     }
-    let served = if args.enable_tls {
-        let (Some(cert), Some(key)) = (&args.tls_cert_file, &args.tls_key_file) else {
-            return Err(Failure::usage(
-                "--enable_tls needs --tls_cert_file and --tls_key_file",
-            ));
-        };
-        let acceptor = micro_api::tls_acceptor(cert, key)
-            .map_err(|e| Failure::new(format!("micro api: {e}")))?;
-        micro_api::serve_tls(listener, app, acceptor, micro::service::shutdown_signal()).await
-    } else {
-        micro_api::serve(listener, app, micro::service::shutdown_signal()).await
-    };
-    served.map_err(|e| Failure::new(format!("micro api: {e}")))
+    micro_api::serve(listener, app, micro::service::shutdown_signal()).await;
+    Ok(())
 }

@@ -5,6 +5,7 @@
 use crate::broker::{self, Broker, BrokerError, HttpBroker};
 use crate::flags::Flags;
 use crate::registry::{self, Registry, RegistryError};
+use crate::server::ConnectionLimits;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -34,6 +35,10 @@ pub struct Config {
     /// `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`, else `OTEL_EXPORTER_OTLP_ENDPOINT`: where traces
     /// are exported over OTLP/gRPC (off when unset).
     pub otlp_endpoint: Option<String>,
+    /// Bounds on a server's connections: `MICRO_SERVER_MAX_CONNECTIONS`, and in seconds
+    /// `MICRO_SERVER_HEADER_TIMEOUT`, `MICRO_SERVER_IDLE_TIMEOUT`, `MICRO_SERVER_BODY_TIMEOUT`,
+    /// `MICRO_SERVER_KEEPALIVE_INTERVAL` (0: no pings).
+    pub connection_limits: ConnectionLimits,
 }
 
 impl Default for Config {
@@ -50,6 +55,7 @@ impl Default for Config {
             register_interval: registry::DEFAULT_INTERVAL,
             metrics_address: None,
             otlp_endpoint: None,
+            connection_limits: ConnectionLimits::default(),
         }
     }
 }
@@ -102,6 +108,28 @@ impl Config {
             }
             None => default,
         };
+        let limits = self.connection_limits;
+        let max_connections = match get("MICRO_SERVER_MAX_CONNECTIONS").map(|v| v.trim().parse()) {
+            Some(Ok(n)) if n > 0 => n,
+            Some(_) => {
+                tracing::warn!(
+                    variable = "MICRO_SERVER_MAX_CONNECTIONS",
+                    "not a positive whole number, using the default"
+                );
+                limits.max_connections
+            }
+            None => limits.max_connections,
+        };
+        let keepalive = limits.keepalive_interval.unwrap_or(Duration::ZERO);
+        let keepalive = secs("MICRO_SERVER_KEEPALIVE_INTERVAL", keepalive);
+        let connection_limits = ConnectionLimits {
+            header_timeout: secs("MICRO_SERVER_HEADER_TIMEOUT", limits.header_timeout),
+            idle_timeout: secs("MICRO_SERVER_IDLE_TIMEOUT", limits.idle_timeout),
+            body_timeout: secs("MICRO_SERVER_BODY_TIMEOUT", limits.body_timeout),
+            keepalive_interval: (!keepalive.is_zero()).then_some(keepalive),
+            keepalive_timeout: limits.keepalive_timeout,
+            max_connections,
+        };
         Config {
             server_name: get("MICRO_SERVER_NAME").or(self.server_name),
             server_version: get("MICRO_SERVER_VERSION").or(self.server_version),
@@ -116,6 +144,7 @@ impl Config {
             otlp_endpoint: get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
                 .or_else(|| get("OTEL_EXPORTER_OTLP_ENDPOINT"))
                 .or(self.otlp_endpoint),
+            connection_limits,
         }
     }
 
@@ -138,6 +167,7 @@ impl Config {
                 .map_or(self.register_interval, Duration::from_secs),
             metrics_address: self.metrics_address,
             otlp_endpoint: self.otlp_endpoint,
+            connection_limits: self.connection_limits,
         }
     }
 }
@@ -152,8 +182,19 @@ mod tests {
             "MICRO_REGISTER_TTL" => Some("10".into()),
             "MICRO_SERVER_ADDRESS" => Some("127.0.0.1:9090".into()),
             "MICRO_REGISTER_INTERVAL" => Some("x".into()),
+            "MICRO_SERVER_MAX_CONNECTIONS" => Some("50".into()),
+            "MICRO_SERVER_IDLE_TIMEOUT" => Some("7".into()),
+            "MICRO_SERVER_KEEPALIVE_INTERVAL" => Some("0".into()),
             _ => None,
         });
+        let limits = &cfg.connection_limits;
+        assert_eq!(limits.max_connections, 50);
+        assert_eq!(limits.idle_timeout, Duration::from_secs(7));
+        assert_eq!(limits.keepalive_interval, None);
+        assert_eq!(
+            limits.header_timeout,
+            crate::server::limits::DEFAULT_HEADER_TIMEOUT
+        );
         assert_eq!(cfg.register_ttl, Duration::from_secs(10));
         assert_eq!(cfg.register_interval, Duration::from_secs(30));
         assert_eq!(cfg.server_address.as_deref(), Some("127.0.0.1:9090"));

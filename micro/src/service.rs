@@ -21,11 +21,11 @@ use crate::config::Config;
 use crate::flags::Flags;
 use crate::layer::StackLayer;
 use crate::registry::{Metadata, Registry};
+use crate::server::{ConnectionLimits, DEFAULT_DRAIN_TIMEOUT, DEFAULT_MAX_MESSAGE_SIZE};
 use crate::server::{
     Delivery, Handler, HandlerEndpoint, Layers, Reply, Request, RunningServer, Server,
     ServerOptions, Subscriber, SubscriberEndpoint, SubscriberLayers,
 };
-use crate::server::{DEFAULT_DRAIN_TIMEOUT, DEFAULT_MAX_MESSAGE_SIZE};
 use crate::wrappers::Telemetry;
 use crate::Error;
 use std::future::Future;
@@ -216,6 +216,7 @@ pub struct ServiceBuilder {
     register_interval: Option<Duration>,
     max_message_size: Option<usize>,
     drain_timeout: Option<Duration>,
+    connection_limits: Option<ConnectionLimits>,
     flags: Option<Flags>,
     defaults: Option<Config>,
 }
@@ -371,6 +372,13 @@ impl ServiceBuilder {
         self
     }
 
+    /// Bounds on the server's connections: timeouts, keep-alive pings and the cap (default
+    /// the `MICRO_SERVER_*` variables, else [`ConnectionLimits::default`]).
+    pub fn connection_limits(mut self, limits: ConnectionLimits) -> Self {
+        self.connection_limits = Some(limits);
+        self
+    }
+
     /// The command-line flags to use instead of this process's command line: from the
     /// program's own `clap` parser (with [`Flags`] flattened in), or `Flags::default()` for none.
     pub fn flags(mut self, flags: Flags) -> Self {
@@ -446,6 +454,9 @@ impl ServiceBuilder {
             register_interval: self.register_interval.unwrap_or(config.register_interval),
             max_message_size,
             drain_timeout: self.drain_timeout.unwrap_or(DEFAULT_DRAIN_TIMEOUT),
+            limits: self
+                .connection_limits
+                .unwrap_or_else(|| config.connection_limits.clone()),
         };
         let mut server = Server::new(options);
         server.layers(layers);

@@ -102,6 +102,7 @@ pub async fn serve(kind: &str, args: &[String]) -> Result<(), String> {
                 micro_api::router(micro::Client::new(Arc::clone(&registry)), registry, options);
             let listener = loopback_listener().await?;
             let address = listener.local_addr().map_err(|e| e.to_string())?;
+            let listener = micro_api::listener(listener);
             tokio::spawn(micro_api::serve(listener, app, std::future::pending()));
             Ready {
                 address: address.to_string(),
@@ -117,7 +118,7 @@ pub async fn serve(kind: &str, args: &[String]) -> Result<(), String> {
                 .with_state(client);
             let listener = loopback_listener().await?;
             let address = listener.local_addr().map_err(|e| e.to_string())?;
-            // Served the way micro api serves (micro_api::serve is axum::serve).
+            // Served by axum's own server: the floor micro api's listener is measured against.
             tokio::spawn(async move { axum::serve(listener, app).await });
             Ready {
                 address: address.to_string(),

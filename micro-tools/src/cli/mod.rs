@@ -173,6 +173,8 @@ pub(crate) struct Env {
     pub client: micro::Client,
     /// The client's metrics and traces (`MICRO_METRICS_ADDRESS`, `OTEL_EXPORTER_OTLP_ENDPOINT`).
     pub telemetry: micro::wrappers::Telemetry,
+    /// The `MICRO_*` settings (connection limits among them).
+    pub config: micro::config::Config,
 }
 
 impl Env {
@@ -191,9 +193,9 @@ impl Env {
             Arc::clone(&registry),
         )
         .map_err(|e| Failure::new(e.to_string()))?;
-        let telemetry =
-            micro::wrappers::Telemetry::from_config(&micro::config::Config::from_env(), "micro")
-                .map_err(|e| Failure::new(e.detail))?;
+        let config = micro::config::Config::from_env();
+        let telemetry = micro::wrappers::Telemetry::from_config(&config, "micro")
+            .map_err(|e| Failure::new(e.detail))?;
         let client = telemetry
             .around_client(micro::Client::builder())
             .registry(Arc::clone(&registry))
@@ -203,6 +205,7 @@ impl Env {
             registry,
             client,
             telemetry,
+            config,
         })
     }
 }

@@ -11,10 +11,12 @@ use crate::Error;
 use bytes::Bytes;
 use futures::future::BoxFuture;
 use http_body::Frame;
+use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::Poll;
+use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 
 /// A request as the server received it, its body not read.
 pub type ForwardRequest = http::Request<tonic::body::Body>;
@@ -108,8 +110,13 @@ pub(crate) async fn serve(
     request: ForwardRequest,
     peer: Option<SocketAddr>,
 ) -> ForwardResponse {
+    let (service, endpoint) = (target.service.clone(), target.endpoint.clone());
+    let stopping = || super::guard::stopping(&shared.name, &format!("{service}.{endpoint}"));
     let Some(stack) = &shared.stack else {
-        return forward.forward(target, request, peer).await;
+        return tokio::select! {
+            response = forward.forward(target, request, peer) => cut_short(response, &shared.cut, stopping()),
+            _ = shared.cut.cancelled() => stopping().to_status().into_http(),
+        };
     };
     let codec = request
         .headers()
@@ -122,7 +129,6 @@ pub(crate) async fn serve(
         .ok()
         .flatten()
         .map(|t| std::time::Instant::now() + t);
-    let (service, endpoint) = (target.service.clone(), target.endpoint.clone());
     let request = Request {
         context: Context {
             service: target.service,
@@ -135,11 +141,16 @@ pub(crate) async fn serve(
         body: Body::Forward(Box::new(request)),
         to: To::Forward(Arc::clone(forward)),
     };
-    match tower::ServiceExt::oneshot(stack.clone(), request).await {
+    let answered = tokio::select! {
+        answered = tower::ServiceExt::oneshot(stack.clone(), request) => answered,
+        _ = shared.cut.cancelled() => Err(stopping()),
+    };
+    match answered {
         Ok(Reply {
             kind: ReplyKind::Forwarded(response),
             on_end,
         }) => {
+            let response = cut_short(response, &shared.cut, stopping());
             if on_end.is_empty() {
                 return response;
             }
@@ -154,6 +165,61 @@ pub(crate) async fn serve(
             err.to_status().into_http()
         }
         Err(err) => err.to_status().into_http(),
+    }
+}
+
+/// `response`, ended with `stopping` as its status if it is still streaming when `cut` is
+/// cancelled.
+fn cut_short(
+    response: ForwardResponse,
+    cut: &CancellationToken,
+    stopping: Error,
+) -> ForwardResponse {
+    if tonic::Status::from_header_map(response.headers()).is_some() {
+        return response;
+    }
+    let cut = Box::pin(cut.clone().cancelled_owned());
+    response.map(|body| {
+        tonic::body::Body::new(CutShort {
+            inner: body,
+            cut,
+            stopping: Some(stopping),
+        })
+    })
+}
+
+/// A forwarded answer's body that ends with Unavailable when the server stops waiting for it.
+struct CutShort {
+    inner: tonic::body::Body,
+    cut: Pin<Box<WaitForCancellationFutureOwned>>,
+    /// Taken when sent.
+    stopping: Option<Error>,
+}
+
+impl http_body::Body for CutShort {
+    type Data = Bytes;
+    type Error = tonic::Status;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, tonic::Status>>> {
+        if self.stopping.is_none() {
+            return Poll::Ready(None);
+        }
+        let polled = Pin::new(&mut self.inner).poll_frame(cx);
+        if polled.is_pending() && self.cut.as_mut().poll(cx).is_ready() {
+            if let Some(stopping) = self.stopping.take() {
+                let mut trailers = http::HeaderMap::new();
+                let sent = stopping.to_status().add_header(&mut trailers);
+                return Poll::Ready(Some(sent.map(|()| Frame::trailers(trailers))));
+            }
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.stopping.is_none() || self.inner.is_end_stream()
     }
 }
 

@@ -216,14 +216,22 @@ async fn unary(
 ) -> Result<Bytes, Status> {
     let service = call.ctx.service.clone();
     let name = call.ctx.endpoint.clone();
-    let request = match body.message().await {
-        Ok(Some(msg)) => msg,
-        Ok(None) => {
+    let arrived = tokio::time::timeout(shared.body_timeout, body.message());
+    let request = match arrived.await {
+        Err(_) => {
+            let detail = format!(
+                "the request to {name} did not arrive within the body timeout of {:?}",
+                shared.body_timeout
+            );
+            return Err(Error::timeout(&service, detail).to_status());
+        }
+        Ok(Ok(Some(msg))) => msg,
+        Ok(Ok(None)) => {
             return Err(
                 Error::bad_request(&service, format!("no request message for {name}")).to_status(),
             )
         }
-        Err(status) => {
+        Ok(Err(status)) => {
             return Err(request_error(
                 &service,
                 &name,
@@ -234,7 +242,7 @@ async fn unary(
     };
     let deadline = call.ctx.deadline;
     let answer = call.answer(request::Body::Unary(request), shared);
-    let reply = guarded(&service, &name, deadline, "finish", answer).await?;
+    let reply = guarded(&service, &name, deadline, &shared.cut, "finish", answer).await?;
     match reply.kind {
         ReplyKind::Unary(bytes) => Ok(bytes),
         ReplyKind::Stream(_) | ReplyKind::Forwarded(_) => Err(Error::internal_server_error(
@@ -290,7 +298,7 @@ async fn streaming(
     let name = call.ctx.endpoint.clone();
     let deadline = call.ctx.deadline;
     let started = call.answer(request::Body::Stream(body.boxed()), shared);
-    let reply = guarded(&shared.name, &name, deadline, "start", started).await?;
+    let reply = guarded(&shared.name, &name, deadline, &shared.cut, "start", started).await?;
     let ReplyKind::Stream(replies) = reply.kind else {
         return Err(Error::internal_server_error(
             &shared.name,

@@ -4,12 +4,15 @@
 //! content type names, registers itself in the registry while it runs, and on stop deregisters
 //! first, then stops accepting and drains the calls in flight.
 
+mod activity;
 pub mod debug;
 mod delivery;
 pub mod forward;
 mod grpc;
 mod guard;
 mod handler;
+pub mod limits;
+pub mod listener;
 pub(crate) mod register;
 mod reply_body;
 mod request;
@@ -19,6 +22,8 @@ mod subscriber;
 pub mod tls;
 
 pub use handler::{Handler, HandlerEndpoint};
+pub use limits::ConnectionLimits;
+pub use listener::{Listener, Protocol};
 pub use request::{Outcome, Reply, Request};
 
 /// The layers around every endpoint of a server.
@@ -38,6 +43,7 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 
 pub use crate::codec::DEFAULT_MAX_MESSAGE_SIZE;
 /// Default time given to calls in flight at shutdown.
@@ -68,6 +74,8 @@ pub struct ServerOptions {
     pub max_message_size: usize,
     /// How long calls in flight may run after shutdown starts.
     pub drain_timeout: Duration,
+    /// Bounds on connections: timeouts, keep-alive, the cap.
+    pub limits: ConnectionLimits,
 }
 
 /// State every request of one server shares.
@@ -83,6 +91,11 @@ pub(crate) struct Shared {
     pub layer_debug: bool,
     /// Takes the calls for other services, when this server is a proxy.
     pub forward: Option<Arc<dyn forward::Forward>>,
+    /// How long a unary request may take to arrive.
+    pub body_timeout: Duration,
+    /// Cancelled when shutdown's drain timeout has passed: calls still running end with
+    /// Unavailable.
+    pub cut: CancellationToken,
 }
 
 impl Shared {
@@ -195,14 +208,20 @@ impl Server {
             tls,
             ..
         } = self;
-        #[cfg(not(feature = "tls"))]
-        let tls: Option<Tls> = None;
-        let listener = TcpListener::bind(&options.address).await.map_err(|e| {
+        let tcp = TcpListener::bind(&options.address).await.map_err(|e| {
             crate::Error::internal_server_error(
                 &options.name,
                 format!("cannot listen on {}: {e}", options.address),
             )
         })?;
+        let listener = Listener::new(tcp, Protocol::Http2)
+            .limits(options.limits.clone())
+            .drain_timeout(options.drain_timeout);
+        #[cfg(feature = "tls")]
+        let listener = match tls {
+            Some(tls) => listener.tls(tls),
+            None => listener,
+        };
         let local = listener
             .local_addr()
             .map_err(|e| crate::Error::internal_server_error(&options.name, e.to_string()))?;
@@ -220,16 +239,15 @@ impl Server {
                 .then(|| layers.around(tower::service_fn(Request::dispatch))),
             layer_debug,
             forward,
+            body_timeout: options.limits.body_timeout,
+            cut: listener.cut_signal(),
         });
 
-        let (stop_accepting, accepting) = watch::channel(false);
-        let serving = tokio::spawn(accept_loop(
-            listener,
-            shared,
-            tls,
-            accepting,
-            options.drain_timeout,
-        ));
+        let (stop_accepting, mut accepting) = watch::channel(false);
+        let stop = async move {
+            let _ = accepting.changed().await;
+        };
+        let serving = tokio::spawn(listener.serve(move |peer| grpc_service(&shared, peer), stop));
         // A registry that is away must not keep a service down: serve, and keep trying.
         let registered = match registration.register().await {
             Ok(()) => true,
@@ -250,25 +268,22 @@ impl Server {
     }
 }
 
-/// Serves HTTP/2 on one accepted connection until it ends or the server drains.
-async fn serve_connection<I>(
-    io: I,
+/// The service one connection from `peer` is served by.
+fn grpc_service(
+    shared: &Arc<Shared>,
     peer: SocketAddr,
-    shared: Arc<Shared>,
-    watcher: hyper_util::server::graceful::Watcher,
-) where
-    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
-{
-    use hyper_util::rt::{TokioExecutor, TokioIo};
-    let service = hyper::service::service_fn(move |req| {
+) -> impl tower::Service<
+    http::Request<hyper::body::Incoming>,
+    Response = http::Response<tonic::body::Body>,
+    Error = std::convert::Infallible,
+    Future = impl std::future::Future + Send,
+> + Clone
+       + Send {
+    let shared = Arc::clone(shared);
+    tower::service_fn(move |req| {
         let shared = Arc::clone(&shared);
-        async move { Ok::<_, std::convert::Infallible>(grpc::serve(shared, req, Some(peer)).await) }
-    });
-    let builder = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
-    let conn = watcher.watch(builder.serve_connection(TokioIo::new(io), service));
-    if let Err(e) = conn.await {
-        tracing::debug!(error = %e, "connection ended with an error");
-    }
+        async move { Ok(grpc::serve(shared, req, Some(peer)).await) }
+    })
 }
 
 /// The address to publish for a listener: the bound one, or loopback for a wildcard bind
@@ -279,77 +294,6 @@ fn advertise_address(local: SocketAddr) -> String {
     } else {
         local.to_string()
     }
-}
-
-/// Without the `tls` feature, there is no TLS to serve.
-#[cfg(not(feature = "tls"))]
-#[derive(Debug, Clone)]
-enum Tls {}
-
-#[cfg(feature = "tls")]
-use tls::Tls;
-
-async fn accept_loop(
-    listener: TcpListener,
-    shared: Arc<Shared>,
-    tls: Option<Tls>,
-    mut stop: watch::Receiver<bool>,
-    drain_timeout: Duration,
-) {
-    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    // Connections live in this set, so aborting this task (a kill) drops them all.
-    let mut connections = tokio::task::JoinSet::new();
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => {
-                let (stream, peer) = match accepted {
-                    Ok(s) => s,
-                    Err(e) => {
-                        // Out of file descriptors and the like: pause rather than spin.
-                        tracing::warn!(error = %e, "accept failed");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
-                    }
-                };
-                let _ = stream.set_nodelay(true);
-                let shared = Arc::clone(&shared);
-                let watcher = graceful.watcher();
-                match &tls {
-                    None => {
-                        connections.spawn(serve_connection(stream, peer, shared, watcher));
-                    }
-                    #[cfg(feature = "tls")]
-                    Some(tls) => {
-                        let acceptor = tls.acceptor.clone();
-                        connections.spawn(async move {
-                            let handshake = acceptor.accept(stream);
-                            match tokio::time::timeout(tls::HANDSHAKE_TIMEOUT, handshake).await {
-                                Ok(Ok(stream)) => serve_connection(stream, peer, shared, watcher).await,
-                                Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
-                                Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
-                            }
-                        });
-                    }
-                    #[cfg(not(feature = "tls"))]
-                    Some(never) => match *never {},
-                }
-            }
-            Some(_) = connections.join_next(), if !connections.is_empty() => {}
-            _ = stop.changed() => break,
-        }
-    }
-    // Stop accepting, then let calls in flight finish (bounded).
-    drop(listener);
-    if tokio::time::timeout(drain_timeout, graceful.shutdown())
-        .await
-        .is_err()
-    {
-        tracing::warn!(
-            ?drain_timeout,
-            "calls still in flight after the drain timeout; closing"
-        );
-    }
-    connections.shutdown().await;
 }
 
 /// A started server. Stop it with [`stop`](Self::stop); dropping it leaves it running.

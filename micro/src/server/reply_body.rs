@@ -1,30 +1,35 @@
 //! The response body of a streaming call: the handler's replies as gRPC frames, several to a
 //! write when they come quickly, then the final status as trailers.
 
-use super::guard::{handler_error, panicked};
+use super::guard::{handler_error, panicked, stopping};
 use super::handler::Replies;
 use super::request::EndHooks;
 use super::Shared;
 use crate::Error;
 use bytes::{Bytes, BytesMut};
+use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Instant;
+use tokio_util::sync::WaitForCancellationFutureOwned;
 use tonic::{Code, Status};
 
 /// Replies are sent once this much is written, or when the handler has no more ready.
 const FLUSH_AT: usize = 32 << 10;
 
 /// A handler error ends the stream with its status, a panic with Internal, a reply over the size
-/// limit with 413, and the deadline with DeadlineExceeded; the replies before each still arrive.
+/// limit with 413, the deadline with DeadlineExceeded, and the server's drain running out with
+/// Unavailable; the replies before each still arrive.
 pub(super) struct ReplyBody {
     replies: Box<dyn Replies>,
     /// Frames written and not yet sent.
     buf: BytesMut,
     deadline: Option<Pin<Box<tokio::time::Sleep>>>,
+    /// Ready when the server stops waiting for streams to end.
+    cut: Pin<Box<WaitForCancellationFutureOwned>>,
     /// The endpoint, `Handler.Method`.
     name: String,
     shared: Arc<Shared>,
@@ -47,6 +52,7 @@ impl ReplyBody {
             replies,
             buf: BytesMut::with_capacity(FLUSH_AT),
             deadline: deadline.map(|d| Box::pin(tokio::time::sleep_until(d.into()))),
+            cut: Box::pin(shared.cut.clone().cancelled_owned()),
             name,
             shared,
             end: None,
@@ -80,17 +86,17 @@ impl ReplyBody {
                     Some(handler_error(service, err))
                 }
                 Ok(Poll::Ready(None)) => Some(Status::ok("")),
-                Ok(Poll::Pending) => match self
-                    .deadline
-                    .as_mut()
-                    .map(|d| std::future::Future::poll(d.as_mut(), cx))
-                {
-                    Some(Poll::Ready(())) => {
+                Ok(Poll::Pending) => {
+                    let late = self.deadline.as_mut().map(|d| d.as_mut().poll(cx));
+                    if late == Some(Poll::Ready(())) {
                         let detail = format!("{} passed the caller's deadline", self.name);
                         Some(Error::timeout(service, detail).to_status())
+                    } else if self.cut.as_mut().poll(cx).is_ready() {
+                        Some(stopping(service, &self.name).to_status())
+                    } else {
+                        return;
                     }
-                    _ => return,
-                },
+                }
                 Err(panic) => {
                     self.buf.truncate(start);
                     Some(panicked(service, &self.name, &*panic))
@@ -181,6 +187,8 @@ mod tests {
             stack: None,
             layer_debug: false,
             forward: None,
+            body_timeout: std::time::Duration::from_secs(60),
+            cut: Default::default(),
         });
         let body = ReplyBody::new(
             Box::new(PanicsAfterTwo(0)),

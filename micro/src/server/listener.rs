@@ -1,0 +1,372 @@
+//! Accepting and serving connections, for services and the gateway alike: a connection cap that
+//! makes room before descriptors run out, per-connection timeouts and keep-alive pings, TLS, and
+//! a shutdown that ends in bounded time whatever clients do.
+//!
+//! Shutdown: stop accepting, tell every connection to finish (HTTP/2 GOAWAY, HTTP/1 close after
+//! the response), wait up to the drain timeout, then cut what still runs (gRPC streams end with
+//! Unavailable, see [`Listener::cut_signal`]), wait a moment for that to be sent, and close.
+
+use super::activity::{Activity, Expired, Tracked};
+use super::limits::ConnectionLimits;
+use std::collections::HashMap;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::net::TcpListener;
+use tokio::task::{Id, JoinSet};
+use tokio_util::sync::CancellationToken;
+
+/// How long a connection closed for being idle may take to see its GOAWAY before it is dropped.
+const CLOSE_GRACE: Duration = Duration::from_secs(1);
+/// How long cut streams have to send their final status before connections are dropped.
+const CUT_GRACE: Duration = Duration::from_secs(1);
+/// Refused connections are logged at most this often.
+const REFUSAL_LOG_EVERY: Duration = Duration::from_secs(5);
+
+/// The HTTP a listener speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    /// HTTP/2 only (cleartext or TLS): gRPC services.
+    Http2,
+    /// HTTP/1.1 (with upgrades, for WebSockets) and HTTP/2: the gateway.
+    Auto,
+}
+
+/// A bound socket and how to serve what it accepts.
+#[derive(Debug)]
+pub struct Listener {
+    tcp: TcpListener,
+    protocol: Protocol,
+    limits: Arc<ConnectionLimits>,
+    drain_timeout: Duration,
+    #[cfg(feature = "tls")]
+    tls: Option<super::tls::Tls>,
+    cut: CancellationToken,
+}
+
+impl Listener {
+    /// Serves what `tcp` accepts, speaking `protocol`, with the default limits and a 10 s drain.
+    pub fn new(tcp: TcpListener, protocol: Protocol) -> Listener {
+        Listener {
+            tcp,
+            protocol,
+            limits: Arc::new(ConnectionLimits::default()),
+            drain_timeout: super::DEFAULT_DRAIN_TIMEOUT,
+            #[cfg(feature = "tls")]
+            tls: None,
+            cut: CancellationToken::new(),
+        }
+    }
+
+    /// Bounds each connection, and how many there are.
+    pub fn limits(mut self, limits: ConnectionLimits) -> Listener {
+        self.limits = Arc::new(limits);
+        self
+    }
+
+    /// How long requests in flight may run once shutdown starts.
+    pub fn drain_timeout(mut self, timeout: Duration) -> Listener {
+        self.drain_timeout = timeout;
+        self
+    }
+
+    /// Serves TLS with this certificate.
+    #[cfg(feature = "tls")]
+    pub fn tls(mut self, tls: super::tls::Tls) -> Listener {
+        self.tls = Some(tls);
+        self
+    }
+
+    /// Cancelled when the drain timeout has passed with requests still in flight: whatever
+    /// serves them should end them now with a status saying the server is stopping.
+    pub fn cut_signal(&self) -> CancellationToken {
+        self.cut.clone()
+    }
+
+    /// The address bound.
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.tcp.local_addr()
+    }
+
+    /// Serves each connection with the service `make` returns for its peer, until `stop`
+    /// completes; then drains, bounded by the drain timeout.
+    pub async fn serve<M, S, B>(self, make: M, stop: impl Future<Output = ()>)
+    where
+        M: Fn(SocketAddr) -> S,
+        S: tower::Service<http::Request<hyper::body::Incoming>, Response = http::Response<B>>
+            + Clone
+            + Send
+            + 'static,
+        S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+        S::Future: Send + 'static,
+        B: http_body::Body + Send + 'static,
+        B::Data: Send,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let Listener {
+            tcp,
+            protocol,
+            limits,
+            drain_timeout,
+            #[cfg(feature = "tls")]
+            tls,
+            cut,
+        } = self;
+        let draining = CancellationToken::new();
+        // Connections live in this set, so dropping it (a kill) closes them all.
+        let mut connections = JoinSet::new();
+        let mut activities: HashMap<Id, Arc<Activity>> = HashMap::new();
+        let mut refusals = Refusals::default();
+        tokio::pin!(stop);
+        loop {
+            tokio::select! {
+                accepted = tcp.accept() => {
+                    let (stream, peer) = match accepted {
+                        Ok(s) => s,
+                        Err(e) => {
+                            // Out of descriptors and the like: pause rather than spin.
+                            tracing::warn!(error = %e, "accept failed");
+                            tokio::time::sleep(Duration::from_millis(50)).await;
+                            continue;
+                        }
+                    };
+                    if !make_room(&activities, &limits) {
+                        refusals.refused(peer, limits.max_connections);
+                        continue;
+                    }
+                    let _ = stream.set_nodelay(true);
+                    let activity = Activity::new();
+                    let conn = Connection {
+                        peer,
+                        protocol,
+                        limits: Arc::clone(&limits),
+                        activity: Arc::clone(&activity),
+                        draining: draining.clone(),
+                    };
+                    let service = make(peer);
+                    #[cfg(feature = "tls")]
+                    let handle = match &tls {
+                        None => connections.spawn(conn.serve(stream, service)),
+                        Some(tls) => connections.spawn(conn.serve_tls(tls.acceptor.clone(), stream, service)),
+                    };
+                    #[cfg(not(feature = "tls"))]
+                    let handle = connections.spawn(conn.serve(stream, service));
+                    activities.insert(handle.id(), activity);
+                }
+                Some(ended) = connections.join_next_with_id(), if !connections.is_empty() => {
+                    let id = match ended {
+                        Ok((id, ())) => id,
+                        Err(e) => e.id(),
+                    };
+                    activities.remove(&id);
+                }
+                _ = &mut stop => break,
+            }
+        }
+        drop(tcp);
+        draining.cancel();
+        let all_ended = async { while connections.join_next().await.is_some() {} };
+        if tokio::time::timeout(drain_timeout, all_ended)
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                ?drain_timeout,
+                connections = connections.len(),
+                "requests still in flight after the drain timeout; ending them"
+            );
+            cut.cancel();
+            let all_ended = async { while connections.join_next().await.is_some() {} };
+            let _ = tokio::time::timeout(CUT_GRACE, all_ended).await;
+        }
+        connections.shutdown().await;
+    }
+}
+
+/// Whether a new connection fits: past seven eighths of the cap the connection idle longest is
+/// asked to close; at the cap, only if one can be.
+fn make_room(activities: &HashMap<Id, Arc<Activity>>, limits: &ConnectionLimits) -> bool {
+    if activities.len() < limits.evict_above() {
+        return true;
+    }
+    let idlest = activities
+        .values()
+        .filter_map(|a| a.quiet_for().map(|quiet| (quiet, a)))
+        .max_by_key(|(quiet, _)| *quiet);
+    match idlest {
+        Some((_, activity)) => {
+            activity.evict();
+            true
+        }
+        None => activities.len() < limits.max_connections,
+    }
+}
+
+/// Counts refused connections and logs them now and then, not once each.
+#[derive(Debug, Default)]
+struct Refusals {
+    since_log: u64,
+    logged: Option<Instant>,
+}
+
+impl Refusals {
+    fn refused(&mut self, peer: SocketAddr, cap: usize) {
+        self.since_log += 1;
+        if self
+            .logged
+            .is_none_or(|at| at.elapsed() >= REFUSAL_LOG_EVERY)
+        {
+            tracing::warn!(
+                %peer,
+                refused = self.since_log,
+                max_connections = cap,
+                "connection refused: at the connection cap and none is idle"
+            );
+            self.since_log = 0;
+            self.logged = Some(Instant::now());
+        }
+    }
+}
+
+/// One accepted connection and what bounds it.
+struct Connection {
+    peer: SocketAddr,
+    protocol: Protocol,
+    limits: Arc<ConnectionLimits>,
+    activity: Arc<Activity>,
+    draining: CancellationToken,
+}
+
+impl Connection {
+    /// Completes the TLS handshake (bounded), then serves.
+    #[cfg(feature = "tls")]
+    async fn serve_tls<S, B>(
+        self,
+        acceptor: tokio_rustls::TlsAcceptor,
+        stream: tokio::net::TcpStream,
+        service: S,
+    ) where
+        S: tower::Service<http::Request<hyper::body::Incoming>, Response = http::Response<B>>
+            + Clone
+            + Send
+            + 'static,
+        S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+        S::Future: Send + 'static,
+        B: http_body::Body + Send + 'static,
+        B::Data: Send,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let peer = self.peer;
+        let handshake =
+            tokio::time::timeout(super::tls::HANDSHAKE_TIMEOUT, acceptor.accept(stream));
+        let stream = tokio::select! {
+            done = handshake => match done {
+                Ok(Ok(stream)) => stream,
+                Ok(Err(e)) => return tracing::debug!(%peer, error = %e, "TLS handshake failed"),
+                Err(_) => return tracing::debug!(%peer, "TLS handshake timed out"),
+            },
+            _ = self.draining.cancelled() => return,
+        };
+        self.serve(stream, service).await
+    }
+
+    /// Serves HTTP on `io` until the peer closes, the connection expires, or the server drains.
+    async fn serve<I, S, B>(self, io: I, service: S)
+    where
+        I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+        S: tower::Service<http::Request<hyper::body::Incoming>, Response = http::Response<B>>
+            + Clone
+            + Send
+            + 'static,
+        S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+        S::Future: Send + 'static,
+        B: http_body::Body + Send + 'static,
+        B::Data: Send,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+        let io = TokioIo::new(io);
+        let service = Tracked {
+            inner: service,
+            activity: Arc::clone(&self.activity),
+        };
+        let limits = &self.limits;
+        match self.protocol {
+            Protocol::Http2 => {
+                let mut builder = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
+                builder
+                    .timer(TokioTimer::new())
+                    .keep_alive_interval(limits.keepalive_interval)
+                    .keep_alive_timeout(limits.keepalive_timeout);
+                let conn = builder.serve_connection(io, service);
+                self.drive(conn, |c| c.graceful_shutdown()).await;
+            }
+            Protocol::Auto => {
+                let mut builder =
+                    hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+                builder
+                    .http1()
+                    .timer(TokioTimer::new())
+                    .header_read_timeout(limits.header_timeout);
+                builder
+                    .http2()
+                    .timer(TokioTimer::new())
+                    .keep_alive_interval(limits.keepalive_interval)
+                    .keep_alive_timeout(limits.keepalive_timeout);
+                let conn = builder.serve_connection_with_upgrades(io, service);
+                self.drive(conn, |c| c.graceful_shutdown()).await;
+            }
+        }
+    }
+
+    /// Runs `conn` until it ends; closes it early (gracefully, then not) when it expires or the
+    /// server drains.
+    async fn drive<C, E>(&self, conn: C, graceful_shutdown: impl FnOnce(Pin<&mut C>))
+    where
+        C: Future<Output = Result<(), E>>,
+        E: std::fmt::Display,
+    {
+        let peer = self.peer;
+        tokio::pin!(conn);
+        let limits = &self.limits;
+        let expired = self
+            .activity
+            .expired(limits.header_timeout, limits.idle_timeout);
+        let why = tokio::select! {
+            ended = conn.as_mut() => {
+                if let Err(e) = ended {
+                    tracing::debug!(%peer, error = %e, "connection ended with an error");
+                }
+                return;
+            }
+            why = expired => Some(why),
+            _ = self.draining.cancelled() => None,
+        };
+        graceful_shutdown(conn.as_mut());
+        match why {
+            // The listener bounds the drain.
+            None => {
+                let _ = conn.await;
+            }
+            Some(why) => {
+                match why {
+                    Expired::NoRequest => {
+                        tracing::debug!(%peer, "closing: no request within the header timeout")
+                    }
+                    Expired::Idle => tracing::debug!(%peer, "closing: idle"),
+                    Expired::Evicted => {
+                        tracing::debug!(%peer, "closing: idle, and its slot is needed")
+                    }
+                }
+                let _ = tokio::time::timeout(CLOSE_GRACE, conn).await;
+            }
+        }
+    }
+}
+
+/// A `make` for [`Listener::serve`] that gives every connection the same service.
+pub fn same<S: Clone>(service: S) -> impl Fn(SocketAddr) -> S {
+    move |_| service.clone()
+}
