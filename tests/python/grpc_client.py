@@ -11,6 +11,9 @@ user of the service would make them.
     grpc_client.py stream ADDRESS COUNT        -> Greeter.Stream: the counts received
     grpc_client.py pingpong ADDRESS N          -> Greeter.PingPong with strokes 1..N: the strokes back
     grpc_client.py collect ADDRESS N           -> Test.Collect with N messages: the count
+    grpc_client.py flood ADDRESS DELAY_MS      -> Test.Flood without end: "started" after the
+                                                  first item, then the items received and how
+                                                  the stream ended (OK, or code name and details)
 """
 import importlib
 import json
@@ -89,6 +92,21 @@ def main():
         pb, rpc = stubs(os.path.join(ROOT, "tests", "proto"), "test.proto")
         reqs = (pb.EchoRequest(message=str(i)) for i in range(int(sys.argv[3])))
         print(rpc.TestStub(channel).Collect(reqs, timeout=10).count)
+    elif cmd == "flood":
+        pb, rpc = stubs(os.path.join(ROOT, "tests", "proto"), "test.proto")
+        replies = rpc.TestStub(channel).Flood(pb.FloodRequest(count=1_000_000, delay_ms=int(sys.argv[3])), timeout=60)
+        received = 0
+        try:
+            for _ in replies:
+                received += 1
+                if received == 1:
+                    print("started", flush=True)
+            print(received)
+            print("OK")
+        except grpc.RpcError as e:
+            print(received)
+            print(e.code().name)
+            print(e.details())
     else:
         sys.exit(f"unknown command {cmd}")
 
