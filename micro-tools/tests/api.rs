@@ -821,3 +821,59 @@ fn each_resolution_rule_through_the_gateway() {
     );
     rt.block_on(v1.stop()).unwrap();
 }
+
+#[test]
+fn limits_between_the_gateway_and_a_service_answer_413_and_431() {
+    let mut s = setup();
+    s.spawn("test-service", &[]);
+    s.wait_registered("go.micro.test");
+    let api = s.api(&[("MICRO_API_NAMESPACE", "go.micro")], &[]);
+    let url = format!("http://{api}/test/echo");
+    let detail = |body: &str| -> String {
+        let v: serde_json::Value = serde_json::from_str(body).expect("a micro error");
+        v["detail"].as_str().unwrap_or("").to_string()
+    };
+
+    // Under the gateway's 10 MiB, over the 4 MiB a call may carry.
+    let big = std::env::temp_dir().join(format!("micro-big-{}.json", free_port()));
+    std::fs::write(
+        &big,
+        serde_json::json!({"message": "x".repeat(5 << 20)}).to_string(),
+    )
+    .unwrap();
+    let (status, _, body) = curl(&[
+        "-H",
+        "Content-Type: application/json",
+        // No 100 Continue before the answer.
+        "-H",
+        "Expect:",
+        "--data-binary",
+        &format!("@{}", big.display()),
+        &url,
+    ]);
+    let _ = std::fs::remove_file(&big);
+    println!("5 MiB body: {status} {}", detail(&body));
+    assert_eq!(status, 413, "{body}");
+    // The request as the gateway encodes it for the call: about the body's size.
+    let said = detail(&body);
+    assert!(
+        said.starts_with("the request to go.micro.test.Test.Echo is 52428")
+            && said.ends_with(" bytes, over the limit of 4194304 bytes"),
+        "{said}"
+    );
+
+    // Headers the gateway reads, but more than a service takes as metadata.
+    for size in [16 << 10, 64 << 10] {
+        let header = format!("X-Big: {}", "a".repeat(size));
+        let (status, _, body) = curl(&["-H", &header, "-d", "{}", &url]);
+        println!("{size}-byte header: {status} {}", detail(&body));
+        assert_eq!(status, 431, "{body}");
+        assert!(
+            detail(&body).ends_with("bytes of headers a server accepts"),
+            "{body}"
+        );
+    }
+
+    let (status, _, body) = curl(&["-d", r#"{"message":"fine"}"#, &url]);
+    assert_eq!(status, 200, "{body}");
+}

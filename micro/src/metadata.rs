@@ -6,6 +6,23 @@ use std::collections::BTreeMap;
 /// keys are lower-case there, as HTTP/2 requires.
 pub type Metadata = BTreeMap<String, String>;
 
+/// The most header bytes a micro server accepts on one request, counted as HTTP/2 counts them
+/// (name, value and 32 per field: SETTINGS_MAX_HEADER_LIST_SIZE); clients refuse to send more.
+pub const MAX_HEADER_BYTES: usize = 16 << 10;
+
+/// What the protocol's own fields of a request take of [`MAX_HEADER_BYTES`]: the pseudo-headers,
+/// content type, `te`, `grpc-timeout`, the user agent; generous, so that a call the client lets
+/// through is never refused by the server.
+pub(crate) const PROTOCOL_HEADER_BYTES: usize = 1024;
+
+/// The size of `headers` as HTTP/2 counts it against SETTINGS_MAX_HEADER_LIST_SIZE.
+pub(crate) fn header_list_size(headers: &http::HeaderMap) -> usize {
+    headers
+        .iter()
+        .map(|(k, v)| k.as_str().len() + v.len() + 32)
+        .sum()
+}
+
 /// Header carrying the calling service's name.
 pub const FROM_SERVICE: &str = "micro-from-service";
 

@@ -76,6 +76,14 @@ impl Client {
         body: Bytes,
         opts: CallOptions,
     ) -> crate::Result<Bytes> {
+        let limit = self.inner.max_message_size;
+        if body.len() > limit {
+            let detail = format!(
+                "the request to {service}.{endpoint} is {} bytes, over the limit of {limit} bytes",
+                body.len()
+            );
+            return Err(Error::too_large(CLIENT_ID, detail));
+        }
         let timeout = opts.timeout.unwrap_or(self.inner.timeout);
         let deadline = Instant::now() + timeout;
         let backoff = opts.backoff.unwrap_or(exponential_backoff);

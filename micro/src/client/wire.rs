@@ -1,7 +1,7 @@
 //! What goes on the wire for a call: its gRPC path, and the request with its deadline, metadata
 //! and codec on the node's pooled channel.
 
-use super::{pool, CallError, Client};
+use super::{pool, CallError, Client, CLIENT_ID};
 use crate::codec::Codec;
 use crate::metadata::{Metadata, FROM_SERVICE};
 use crate::registry::Node;
@@ -40,6 +40,14 @@ impl Client {
             if let Ok(v) = from.parse() {
                 request.metadata_mut().insert(FROM_SERVICE, v);
             }
+        }
+        let size = crate::metadata::header_list_size(request.metadata().as_ref());
+        if size + crate::metadata::PROTOCOL_HEADER_BYTES > crate::metadata::MAX_HEADER_BYTES {
+            let detail = format!(
+                "the call's metadata is {size} bytes; with the protocol's own headers that is over the {} bytes of headers a server accepts",
+                crate::metadata::MAX_HEADER_BYTES
+            );
+            return Err(CallError::Call(crate::Error::new(CLIENT_ID, detail, 431)));
         }
         Ok((grpc, request))
     }

@@ -5,9 +5,14 @@
 //! trips. When the backend goes away the cache keeps answering from what it knew (logging the
 //! outage once), and when it returns the cache refetches everything it holds to catch up.
 //!
+//! Names not found are remembered apart ([`Absent`]): for ten seconds, at most 4,096 of them,
+//! and never refetched, so lookups of made-up names cost a bounded amount of memory and, at most,
+//! one registry read per name every ten seconds.
+//!
 //! Watching the cache shares that one watch: each event reaches the cache's watchers after the
 //! cache has applied it, so a watcher that looks the service up sees the change.
 
+use super::absent::Absent;
 use super::{
     Action, Event, RegisterOptions, Registry, RegistryError, Service, WatchOptions, Watcher,
 };
@@ -36,6 +41,8 @@ pub struct CacheRegistry {
 struct State {
     /// Looked-up services by name: every version with its nodes (empty once all left).
     services: RwLock<HashMap<String, Arc<Vec<Service>>>>,
+    /// Names looked up and not found.
+    absent: Absent,
     /// Whether the watch runs (started by the first lookup, inside a runtime).
     watching: AtomicBool,
     /// Whether the watch is up; while it is down, cached answers may be stale.
@@ -53,6 +60,7 @@ impl Default for State {
     fn default() -> Self {
         State {
             services: RwLock::default(),
+            absent: Absent::default(),
             watching: AtomicBool::default(),
             fresh: AtomicBool::default(),
             outage_logged: AtomicBool::default(),
@@ -104,6 +112,8 @@ impl State {
     }
 
     fn recovered(&self) {
+        // What was missing before the outage may have registered during it.
+        self.absent.clear();
         self.fresh.store(true, Ordering::Release);
         self.changed.notify_waiters();
         if self.outage_logged.swap(false, Ordering::AcqRel) {
@@ -120,6 +130,9 @@ impl State {
 
     /// Applies a watch event to the cached service it concerns (others are not cached).
     fn apply(&self, event: &Event) {
+        if event.action != Action::Delete {
+            self.absent.remove(&event.service.name);
+        }
         let mut services = self.services.write().unwrap_or_else(|e| e.into_inner());
         let Some(versions) = services.get_mut(&event.service.name) else {
             return;
@@ -250,10 +263,14 @@ impl Registry for CacheRegistry {
         self.ensure_watching();
         let cached = self.cached(name);
         let fresh = self.state.fresh.load(Ordering::Acquire);
+        let answer_from_memory = fresh || self.state.outage_logged.load(Ordering::Acquire);
+        if cached.is_none() && answer_from_memory && self.state.absent.contains(name) {
+            return Err(RegistryError::NotFound);
+        }
         match cached {
             // Served from memory while the watch keeps it current, and also while the backend
             // is down: stale beats nothing.
-            Some(services) if fresh || self.state.outage_logged.load(Ordering::Acquire) => {
+            Some(services) if answer_from_memory => {
                 if services.is_empty() {
                     Err(RegistryError::NotFound)
                 } else {
@@ -266,7 +283,11 @@ impl Registry for CacheRegistry {
                     Ok(services)
                 }
                 Err(RegistryError::NotFound) => {
-                    self.state.store(name, Arc::default());
+                    match cached {
+                        // Known before, all its nodes gone: kept, the watch follows it.
+                        Some(_) => self.state.store(name, Arc::default()),
+                        None => self.state.absent.insert(name),
+                    }
                     Err(RegistryError::NotFound)
                 }
                 Err(e) => {
@@ -368,5 +389,75 @@ mod tests {
         assert_eq!(second.service.name, "b");
         // A watch of one service skips the others.
         assert_eq!(b.next().await.unwrap().unwrap().service.name, "b");
+    }
+
+    /// A backend that counts lookups.
+    #[derive(Debug, Default)]
+    struct Counting {
+        inner: MemoryRegistry,
+        lookups: std::sync::atomic::AtomicUsize,
+    }
+
+    #[async_trait::async_trait]
+    impl Registry for Counting {
+        fn name(&self) -> &'static str {
+            "counting"
+        }
+        async fn register(&self, s: &Service, o: RegisterOptions) -> Result<(), RegistryError> {
+            self.inner.register(s, o).await
+        }
+        async fn deregister(&self, s: &Service) -> Result<(), RegistryError> {
+            self.inner.deregister(s).await
+        }
+        async fn get_service(&self, n: &str) -> Result<Arc<Vec<Service>>, RegistryError> {
+            self.lookups.fetch_add(1, Ordering::SeqCst);
+            self.inner.get_service(n).await
+        }
+        async fn list_services(&self) -> Result<Vec<Service>, RegistryError> {
+            self.inner.list_services().await
+        }
+        async fn watch(&self, o: WatchOptions) -> Result<Watcher, RegistryError> {
+            self.inner.watch(o).await
+        }
+    }
+
+    #[tokio::test]
+    async fn unknown_names_are_remembered_briefly_and_in_bounded_number() {
+        let backend = Arc::new(Counting::default());
+        let cache = CacheRegistry::new(backend.clone());
+        // Let the watch come up, so that answers may come from memory.
+        let _watching = cache.watch(WatchOptions::default()).await.unwrap();
+
+        let made_up = 3 * super::super::absent::MAX_ABSENT;
+        for i in 0..made_up {
+            let name = format!("junk-{i}");
+            assert!(matches!(
+                cache.get_service(&name).await,
+                Err(RegistryError::NotFound)
+            ));
+        }
+        assert_eq!(backend.lookups.load(Ordering::SeqCst), made_up);
+        assert_eq!(cache.state.absent.len(), super::super::absent::MAX_ABSENT);
+        assert!(cache.state.services.read().unwrap().is_empty());
+
+        // Asked again at once: answered from memory.
+        let last = format!("junk-{}", made_up - 1);
+        assert!(cache.get_service(&last).await.is_err());
+        assert_eq!(backend.lookups.load(Ordering::SeqCst), made_up);
+
+        // Registered: the watch ends its absence, the next lookup finds it.
+        backend
+            .register(&svc(&last, "n1"), RegisterOptions::default())
+            .await
+            .unwrap();
+        let mut found = false;
+        for _ in 0..100 {
+            if cache.get_service(&last).await.is_ok() {
+                found = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert!(found, "a registered name stayed absent");
     }
 }

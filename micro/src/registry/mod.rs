@@ -3,6 +3,7 @@
 //! The record format is go-micro v2's, so the JSON is interchangeable: a [`Service`] has a name,
 //! a version, metadata, [`Endpoint`]s with request/response [`Value`] trees, and [`Node`]s.
 
+mod absent;
 mod cache;
 #[cfg(feature = "etcd")]
 mod etcd;

@@ -22,6 +22,8 @@ use tokio_util::sync::CancellationToken;
 const CLOSE_GRACE: Duration = Duration::from_secs(1);
 /// How long cut streams have to send their final status before connections are dropped.
 const CUT_GRACE: Duration = Duration::from_secs(1);
+/// HTTP/2's limit on a request's headers: the one clients check against.
+const MAX_HEADER_LIST_SIZE: u32 = crate::metadata::MAX_HEADER_BYTES as u32;
 /// Refused connections are logged at most this often.
 const REFUSAL_LOG_EVERY: Duration = Duration::from_secs(5);
 
@@ -299,7 +301,8 @@ impl Connection {
                 builder
                     .timer(TokioTimer::new())
                     .keep_alive_interval(limits.keepalive_interval)
-                    .keep_alive_timeout(limits.keepalive_timeout);
+                    .keep_alive_timeout(limits.keepalive_timeout)
+                    .max_header_list_size(MAX_HEADER_LIST_SIZE);
                 let conn = builder.serve_connection(io, service);
                 self.drive(conn, |c| c.graceful_shutdown()).await;
             }
@@ -314,7 +317,8 @@ impl Connection {
                     .http2()
                     .timer(TokioTimer::new())
                     .keep_alive_interval(limits.keepalive_interval)
-                    .keep_alive_timeout(limits.keepalive_timeout);
+                    .keep_alive_timeout(limits.keepalive_timeout)
+                    .max_header_list_size(MAX_HEADER_LIST_SIZE);
                 let conn = builder.serve_connection_with_upgrades(io, service);
                 self.drive(conn, |c| c.graceful_shutdown()).await;
             }
