@@ -103,6 +103,7 @@ impl Inner {
         let (select_as, mut next) = self.nodes(service).await?;
         let (parts, body) = request.into_parts();
         let replay = Replay::new(body, REPLAY_LIMIT);
+        let attempt_timeout = self.client.attempt_timeout();
         let mut tried: Vec<String> = Vec::new();
         // Each node once, and at least one retry (on the same node when it is the only one),
         // as the client does by default.
@@ -135,22 +136,32 @@ impl Inner {
                 }
             }
             let upstream = upstream.map(tonic::body::Body::new);
-            let selector = self.client.selector();
-            selector.started(select_as, &node);
+            self.client.selector().started(select_as, &node);
             let sent = self.client.send_http(&node.address, upstream);
-            let sent = match remaining {
-                Some(left) => match tokio::time::timeout(left + DEADLINE_GRACE, sent).await {
+            // The answer's headers within the call's deadline, or the client's attempt timeout
+            // when that is shorter (a retry on another node then still fits).
+            let bound = match (remaining.map(|left| left + DEADLINE_GRACE), attempt_timeout) {
+                (Some(left), Some(limit)) => Some(left.min(limit)),
+                (left, limit) => left.or(limit),
+            };
+            let sent = match bound {
+                Some(bound) => match tokio::time::timeout(bound, sent).await {
                     Ok(sent) => sent,
                     Err(_) => {
-                        selector.mark(select_as, &node, Outcome::Failed);
-                        return Err(deadline_passed(target, &tried));
+                        self.client.mark(select_as, &node, Outcome::TimedOut);
+                        let time_left = deadline.is_none_or(|d| d > Instant::now());
+                        if !(time_left && replay.can_replay()) {
+                            return Err(deadline_passed(target, &tried));
+                        }
+                        tried.push(format!("{} (no answer within {bound:?})", node.address));
+                        continue;
                     }
                 },
                 None => sent.await,
             };
             match sent {
                 Ok(Ok(response)) => {
-                    selector.mark(select_as, &node, Outcome::Succeeded);
+                    self.client.mark(select_as, &node, Outcome::Succeeded);
                     replay.settle();
                     let address = node.address.clone();
                     return Ok(response.map(|body| {
@@ -158,7 +169,7 @@ impl Inner {
                     }));
                 }
                 Ok(Err(err)) => {
-                    selector.mark(select_as, &node, Outcome::Unreachable);
+                    self.client.mark(select_as, &node, Outcome::Unreachable);
                     tried.push(format!("{} ({})", node.address, transport_error(&err)));
                     if !replay.can_replay() {
                         break;
@@ -166,7 +177,7 @@ impl Inner {
                 }
                 Err(err) => {
                     // The node's address is not one to connect to.
-                    selector.mark(select_as, &node, Outcome::Unreachable);
+                    self.client.mark(select_as, &node, Outcome::Unreachable);
                     tried.push(format!("{} ({})", node.address, err.detail));
                 }
             }

@@ -235,11 +235,12 @@ impl Client {
         };
         match sent {
             Ok(answer) => {
-                self.inner.selector.mark(service, node, Outcome::Succeeded);
+                self.mark(service, node, Outcome::Succeeded);
                 Ok(answer)
             }
             Err(err) => {
-                self.inner.selector.mark(service, node, err.outcome());
+                let timeout = parts.timeout.unwrap_or(parts.call_timeout);
+                self.mark(service, node, err.outcome(service, timeout));
                 Err(err.into_error(&Attempted {
                     service,
                     endpoint,

@@ -24,6 +24,7 @@ pub struct ClientBuilder {
     /// `Some(None)`: no proxy whatever `MICRO_PROXY` says; `None`: as it says.
     proxy: Option<Option<Via>>,
     layers: ClientLayers,
+    attempt_timeout: Option<Duration>,
 }
 
 impl ClientBuilder {
@@ -51,7 +52,15 @@ impl ClientBuilder {
         self
     }
 
-    /// Default retries per call.
+    /// Default most time one attempt of a call may take (none by default: the first attempt may
+    /// use the call's whole timeout). With it, an attempt to a node that hangs gives up in time
+    /// for a retry on another node.
+    pub fn attempt_timeout(mut self, timeout: Duration) -> Self {
+        self.attempt_timeout = Some(timeout);
+        self
+    }
+
+    /// Retries after a failed attempt (default 1).
     pub fn retries(mut self, retries: u32) -> Self {
         self.retries = Some(retries);
         self
@@ -120,6 +129,8 @@ impl ClientBuilder {
                 }),
                 registry,
                 broker,
+                attempt_timeout: self.attempt_timeout,
+                probes: Default::default(),
                 stack: (!layers.is_empty()).then(|| {
                     layers.around(Wire {
                         inner: inner.clone(),

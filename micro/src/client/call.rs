@@ -87,6 +87,7 @@ impl Client {
         let timeout = opts.timeout.unwrap_or(self.inner.timeout);
         let deadline = Instant::now() + timeout;
         let backoff = opts.backoff.unwrap_or(exponential_backoff);
+        let attempt_timeout = opts.attempt_timeout.or(self.inner.attempt_timeout);
         let (mut next, via_proxy) = self.nodes_for(service, &opts).await?;
         // Behind a proxy, the proxy retries (as go-micro's client does).
         let retries = match via_proxy {
@@ -106,6 +107,10 @@ impl Client {
             if remaining.is_zero() {
                 break;
             }
+            let remaining = match attempt_timeout {
+                Some(limit) => remaining.min(limit),
+                None => remaining,
+            };
             let Some(chosen) = next.next_chosen() else {
                 break;
             };

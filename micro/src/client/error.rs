@@ -21,6 +21,10 @@ pub enum CallError {
     Call(Error),
 }
 
+/// The shortest attempt whose timeout counts against the node: a caller's tiny deadline
+/// passing says nothing about it.
+const TIMEOUT_EVIDENCE: Duration = Duration::from_millis(250);
+
 /// The call an attempt belonged to, named in the errors the client makes itself.
 pub(super) struct Attempted<'a> {
     pub(super) service: &'a str,
@@ -30,10 +34,14 @@ pub(super) struct Attempted<'a> {
 }
 
 impl CallError {
-    /// What the selector learns of the node from this failure.
-    pub fn outcome(&self) -> Outcome {
+    /// What the selector learns of a node of `service` from this failure: a node that could
+    /// not be reached or said itself that it is unavailable, or that did not answer within
+    /// `timeout` (when that was long enough to say something about the node).
+    pub fn outcome(&self, service: &str, timeout: Duration) -> Outcome {
         match self {
             CallError::Connect(_) => Outcome::Unreachable,
+            CallError::DeadlineExceeded if timeout >= TIMEOUT_EVIDENCE => Outcome::TimedOut,
+            CallError::Call(e) if e.code == 503 && e.id == service => Outcome::Unreachable,
             CallError::DeadlineExceeded | CallError::Call(_) => Outcome::Failed,
         }
     }

@@ -21,6 +21,7 @@ mod call;
 mod error;
 mod options;
 mod pool;
+mod probe;
 mod publish;
 mod retry;
 mod stream;
@@ -66,6 +67,10 @@ struct Inner {
     stack: Option<ClientStack>,
     /// The proxy every call goes through (`MICRO_PROXY`), if any.
     proxy: Option<Via>,
+    /// The most time one attempt of a call may take, if less than the call's.
+    attempt_timeout: Option<Duration>,
+    /// Nodes out of rotation being probed.
+    probes: probe::Probes,
 }
 
 impl Client {
@@ -82,6 +87,11 @@ impl Client {
     /// A builder for a client with other defaults.
     pub fn builder() -> ClientBuilder {
         ClientBuilder::default()
+    }
+
+    /// The most time one attempt of a call may take, when the client sets one.
+    pub fn attempt_timeout(&self) -> Option<Duration> {
+        self.inner.attempt_timeout
     }
 
     /// The selector this client picks nodes with.

@@ -35,12 +35,21 @@ pub struct CallOptions {
     pub select: SelectOptions,
     /// Wait before each attempt (default [`exponential_backoff`](super::exponential_backoff)).
     pub backoff: Option<Backoff>,
+    /// The most time one attempt may take (default the client's, else the whole timeout), so
+    /// that a retry on another node still fits when one hangs.
+    pub attempt_timeout: Option<Duration>,
 }
 
 impl CallOptions {
     /// With this overall timeout.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
+        self
+    }
+
+    /// Giving each attempt at most this long.
+    pub fn attempt_timeout(mut self, timeout: Duration) -> Self {
+        self.attempt_timeout = Some(timeout);
         self
     }
 

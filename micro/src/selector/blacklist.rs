@@ -1,4 +1,5 @@
-//! Nodes that failed to connect, out of rotation for a period that doubles on each failure.
+//! Nodes that failed to connect or to answer in time, out of rotation for a period that doubles
+//! on each failure (the client's probes renew it while the node stays down).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -86,7 +86,7 @@ pub trait Selector: Send + Sync + std::fmt::Debug + 'static {
     /// The nodes of `service` to try, in order.
     async fn select(&self, service: &str, opts: &SelectOptions) -> Result<Next, SelectError>;
 
-    /// Reports how a call to `node` went. Only connection failures take a node out of
+    /// Reports how a call to `node` went. Connection failures and timeouts take a node out of
     /// rotation.
     fn mark(&self, service: &str, node: &Node, outcome: Outcome);
 
@@ -102,8 +102,10 @@ pub trait Selector: Send + Sync + std::fmt::Debug + 'static {
 pub enum Outcome {
     /// The call succeeded.
     Succeeded,
-    /// The node could not be reached: a connection error.
+    /// The node could not be reached: a connection error, or the node said it is unavailable.
     Unreachable,
+    /// The node did not answer in time: hung, or overloaded.
+    TimedOut,
     /// The call failed some other way (an error reply, a deadline).
     Failed,
 }

@@ -91,7 +91,7 @@ impl Selector for RegistrySelector {
         self.counters.ended(&node.id);
         match outcome {
             Outcome::Succeeded => self.blacklist.succeed(&node.id),
-            Outcome::Unreachable => self.blacklist.fail(&node.id),
+            Outcome::Unreachable | Outcome::TimedOut => self.blacklist.fail(&node.id),
             Outcome::Failed => {}
         }
     }
