@@ -589,6 +589,8 @@ pub struct Nats {
     child: Option<Child>,
     /// Client port.
     pub port: u16,
+    /// With JetStream: where it stores streams.
+    store: Option<std::path::PathBuf>,
 }
 
 impl Nats {
@@ -598,14 +600,37 @@ impl Nats {
         let mut nats = Nats {
             child: None,
             port: free_port(),
+            store: None,
+        };
+        nats.launch();
+        nats
+    }
+
+    /// Starts nats-server with JetStream, storing in a fresh folder that survives restarts.
+    pub fn start_jetstream() -> Self {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let store = std::env::temp_dir().join(format!(
+            "micro-jetstream-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::SeqCst)
+        ));
+        let _ = std::fs::remove_dir_all(&store);
+        let mut nats = Nats {
+            child: None,
+            port: free_port(),
+            store: Some(store),
         };
         nats.launch();
         nats
     }
 
     fn launch(&mut self) {
-        let child = std::process::Command::new("nats-server")
-            .args(["-a", "127.0.0.1", "-p", &self.port.to_string()])
+        let mut command = std::process::Command::new("nats-server");
+        command.args(["-a", "127.0.0.1", "-p", &self.port.to_string()]);
+        if let Some(store) = &self.store {
+            command.arg("-js").arg("-sd").arg(store);
+        }
+        let child = command
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
@@ -633,6 +658,15 @@ impl Nats {
     pub fn restart(&mut self) {
         self.child = None;
         self.launch();
+    }
+}
+
+impl Drop for Nats {
+    fn drop(&mut self) {
+        self.child = None;
+        if let Some(store) = &self.store {
+            let _ = std::fs::remove_dir_all(store);
+        }
     }
 }
 

@@ -6,14 +6,20 @@
 //! - [`MemoryBroker`] — in-process.
 //! - [`HttpBroker`] — the default, needs no server: subscriptions are registry entries
 //!   `topic:<topic>`, publishers deliver to them over HTTP.
-//! - `NatsBroker` (feature `nats`) — NATS subjects and queue groups.
+//! - `NatsBroker` (feature `nats`) — NATS subjects and queue groups, at most once.
+//! - `JetStreamBroker` (feature `nats`) — the same on NATS JetStream: stored, acknowledged,
+//!   redelivered, at least once.
 
 mod http;
+#[cfg(feature = "nats")]
+pub mod jetstream;
 mod memory;
 #[cfg(feature = "nats")]
 mod nats;
 
 pub use self::http::HttpBroker;
+#[cfg(feature = "nats")]
+pub use jetstream::JetStreamBroker;
 pub use memory::MemoryBroker;
 #[cfg(feature = "nats")]
 pub use nats::NatsBroker;
@@ -183,7 +189,7 @@ impl From<BrokerError> for crate::Error {
 /// Publish and subscribe.
 #[async_trait::async_trait]
 pub trait Broker: Send + Sync + std::fmt::Debug + 'static {
-    /// `memory`, `http` or `nats`, as node metadata shows it.
+    /// `memory`, `http`, `nats` or `jetstream`, as node metadata shows it.
     fn name(&self) -> &'static str;
 
     /// Connects (brokers connect on first use too).
@@ -214,9 +220,11 @@ pub const KNOWN: &[&str] = &[
     "memory",
     #[cfg(feature = "nats")]
     "nats",
+    #[cfg(feature = "nats")]
+    "jetstream",
 ];
 
-/// A broker by name: `http`, `memory`, `nats`.
+/// A broker by name: `http`, `memory`, `nats`, `jetstream`.
 pub fn by_name(
     name: &str,
     address: Option<&str>,
@@ -231,6 +239,10 @@ pub fn by_name(
         "memory" => Ok(MemoryBroker::shared()),
         #[cfg(feature = "nats")]
         "nats" => Ok(Arc::new(NatsBroker::new(
+            address.unwrap_or(nats::DEFAULT_ADDRESS),
+        ))),
+        #[cfg(feature = "nats")]
+        "jetstream" => Ok(Arc::new(JetStreamBroker::new(
             address.unwrap_or(nats::DEFAULT_ADDRESS),
         ))),
         other => Err(BrokerError::Unknown(other.to_string())),

@@ -16,7 +16,7 @@ const FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
 /// Where NATS is unless `MICRO_BROKER_ADDRESS` says otherwise.
 pub(super) const DEFAULT_ADDRESS: &str = "nats://127.0.0.1:4222";
 
-fn backend(e: impl std::fmt::Display) -> BrokerError {
+pub(super) fn backend(e: impl std::fmt::Display) -> BrokerError {
     BrokerError::Backend {
         broker: "nats",
         detail: e.to_string(),
@@ -41,42 +41,46 @@ impl NatsBroker {
     /// A broker for `address` (`nats://host:port`, comma-separated for a cluster); it connects
     /// on first use.
     pub fn new(address: &str) -> Self {
-        let addresses = address
-            .split(',')
-            .map(str::trim)
-            .filter(|a| !a.is_empty())
-            .map(|a| {
-                if a.contains("://") {
-                    a.to_string()
-                } else {
-                    format!("nats://{a}")
-                }
-            })
-            .collect();
         NatsBroker {
-            addresses,
+            addresses: parse_addresses(address),
             client: OnceCell::new(),
         }
     }
 
     async fn client(&self) -> Result<&async_nats::Client, BrokerError> {
         self.client
-            .get_or_try_init(|| async {
-                let addresses: Vec<async_nats::ServerAddr> = self
-                    .addresses
-                    .iter()
-                    .map(|a| a.parse().map_err(backend))
-                    .collect::<Result<_, _>>()?;
-                async_nats::ConnectOptions::new()
-                    .connection_timeout(Duration::from_secs(5))
-                    .connect(addresses)
-                    .await
-                    .map_err(|e| {
-                        backend(format!("connecting to {}: {e}", self.addresses.join(",")))
-                    })
-            })
+            .get_or_try_init(|| connect(&self.addresses))
             .await
     }
+}
+
+/// `nats://` addresses from a comma-separated list (the scheme may be left out).
+pub(super) fn parse_addresses(address: &str) -> Vec<String> {
+    address
+        .split(',')
+        .map(str::trim)
+        .filter(|a| !a.is_empty())
+        .map(|a| {
+            if a.contains("://") {
+                a.to_string()
+            } else {
+                format!("nats://{a}")
+            }
+        })
+        .collect()
+}
+
+/// A client of the server (or cluster) at `addresses`; it reconnects by itself.
+pub(super) async fn connect(addresses: &[String]) -> Result<async_nats::Client, BrokerError> {
+    let servers: Vec<async_nats::ServerAddr> = addresses
+        .iter()
+        .map(|a| a.parse().map_err(backend))
+        .collect::<Result<_, _>>()?;
+    async_nats::ConnectOptions::new()
+        .connection_timeout(Duration::from_secs(5))
+        .connect(servers)
+        .await
+        .map_err(|e| backend(format!("connecting to {}: {e}", addresses.join(","))))
 }
 
 #[async_trait::async_trait]

@@ -1,7 +1,7 @@
 //! The test service as a process, for tests that signal or kill it (named go.micro.test
 //! unless `--server_name` or MICRO_SERVER_NAME says otherwise). With
 //! `MICRO_TEST_EVENTS_FILE` set it also subscribes to `go.micro.test.events` and appends every
-//! message to that file.
+//! message to that file (in the queue group `MICRO_TEST_EVENTS_QUEUE`, if set).
 
 #[tokio::main]
 async fn main() -> micro::Result<()> {
@@ -24,7 +24,9 @@ async fn main() -> micro::Result<()> {
         .defaults(defaults)
         .handler(handler);
     if std::env::var_os("MICRO_TEST_EVENTS_FILE").is_some() {
-        builder = builder.subscriber(micro_tests::EVENTS, micro_tests::RecordEvent);
+        let mut opts = micro::broker::SubscribeOptions::default();
+        opts.queue = std::env::var("MICRO_TEST_EVENTS_QUEUE").ok();
+        builder = builder.subscriber_with(micro_tests::EVENTS, micro_tests::RecordEvent, opts);
     }
     builder.build()?.run().await
 }
