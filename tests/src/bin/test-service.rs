@@ -24,8 +24,10 @@ async fn main() -> micro::Result<()> {
         .defaults(defaults)
         .handler(handler);
     if std::env::var_os("MICRO_TEST_EVENTS_FILE").is_some() {
-        let mut opts = micro::broker::SubscribeOptions::default();
-        opts.queue = std::env::var("MICRO_TEST_EVENTS_QUEUE").ok();
+        let opts = micro::broker::SubscribeOptions {
+            queue: std::env::var("MICRO_TEST_EVENTS_QUEUE").ok(),
+            ..Default::default()
+        };
         builder = builder.subscriber_with(micro_tests::EVENTS, micro_tests::RecordEvent, opts);
     }
     builder.build()?.run().await
