@@ -59,10 +59,30 @@ impl Cluster {
         let child = std::process::Command::new("etcd")
             .args(["--name", &m.name, "--data-dir"])
             .arg(&m.data_dir)
-            .args(["--listen-client-urls", &client, "--advertise-client-urls", &client])
-            .args(["--listen-peer-urls", &peer, "--initial-advertise-peer-urls", &peer])
-            .args(["--initial-cluster", &initial, "--initial-cluster-state", "new"])
-            .args(["--initial-cluster-token", "micro-test-cluster", "--log-level", "error"])
+            .args([
+                "--listen-client-urls",
+                &client,
+                "--advertise-client-urls",
+                &client,
+            ])
+            .args([
+                "--listen-peer-urls",
+                &peer,
+                "--initial-advertise-peer-urls",
+                &peer,
+            ])
+            .args([
+                "--initial-cluster",
+                &initial,
+                "--initial-cluster-state",
+                "new",
+            ])
+            .args([
+                "--initial-cluster-token",
+                "micro-test-cluster",
+                "--log-level",
+                "error",
+            ])
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
@@ -89,8 +109,13 @@ impl Cluster {
         let deadline = Instant::now() + Duration::from_secs(60);
         for m in self.members.iter().filter(|m| m.child.is_some()) {
             let address = format!("127.0.0.1:{}", m.client_port);
-            while !http_get(&address, "/health").is_some_and(|b| b.contains("\"health\":\"true\"")) {
-                assert!(Instant::now() < deadline, "etcd member {} not healthy", m.name);
+            while !http_get(&address, "/health").is_some_and(|b| b.contains("\"health\":\"true\""))
+            {
+                assert!(
+                    Instant::now() < deadline,
+                    "etcd member {} not healthy",
+                    m.name
+                );
                 std::thread::sleep(Duration::from_millis(100));
             }
         }
@@ -168,7 +193,10 @@ async fn converge(addresses: &str, want: &BTreeSet<String>, what: &str) -> Durat
         if &seen == want {
             return started.elapsed();
         }
-        assert!(Instant::now() < deadline, "{what}: registry shows {seen:?}, want {want:?}");
+        assert!(
+            Instant::now() < deadline,
+            "{what}: registry shows {seen:?}, want {want:?}"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
@@ -219,7 +247,12 @@ async fn a_three_member_cluster_loses_its_leader_then_everything_and_calls_keep_
                         ..Default::default()
                     };
                     match client
-                        .call::<_, EchoResponse>(SERVICE, "Test.Echo", &request, CallOptions::default())
+                        .call::<_, EchoResponse>(
+                            SERVICE,
+                            "Test.Echo",
+                            &request,
+                            CallOptions::default(),
+                        )
                         .await
                     {
                         Ok(_) => ok.fetch_add(1, Ordering::SeqCst),

@@ -26,7 +26,10 @@ fn start_cluster() -> Vec<Server> {
             let child = std::process::Command::new("nats-server")
                 .args(["-a", "127.0.0.1", "-p", &port.to_string()])
                 .args(["--name", &format!("n{i}"), "--cluster_name", "micro-test"])
-                .args(["--cluster", &format!("nats://127.0.0.1:{}", cluster_ports[i])])
+                .args([
+                    "--cluster",
+                    &format!("nats://127.0.0.1:{}", cluster_ports[i]),
+                ])
                 .args(["--routes", &routes.join(",")])
                 .stdout(std::process::Stdio::null())
                 .stderr(std::process::Stdio::null())
@@ -63,7 +66,9 @@ async fn a_subscriber_whose_server_dies_reconnects_to_another_and_keeps_receivin
         Arc::new(move |event: Event| {
             let seen = Arc::clone(&seen);
             Box::pin(async move {
-                let n = String::from_utf8_lossy(&event.message.body).parse().unwrap_or(u32::MAX);
+                let n = String::from_utf8_lossy(&event.message.body)
+                    .parse()
+                    .unwrap_or(u32::MAX);
                 seen.lock().unwrap().push(n);
                 Ok(())
             })
@@ -119,7 +124,12 @@ async fn a_subscriber_whose_server_dies_reconnects_to_another_and_keeps_receivin
         "subscriber's server killed at message {killed_at}: receiving again after {after:?}, from message {first} (core NATS: the {} published while it reconnected are not delivered)",
         first.saturating_sub(killed_at + 1)
     );
-    let got = seen.lock().unwrap().iter().filter(|m| **m > killed_at).count();
+    let got = seen
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|m| **m > killed_at)
+        .count();
     assert!(got >= 50, "only {got} received after the kill");
     let _ = servers;
 }
