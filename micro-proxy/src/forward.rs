@@ -19,9 +19,46 @@ use std::time::{Duration, Instant};
 /// larger is not retried once its first node took some of it.
 const REPLAY_LIMIT: usize = micro::client::DEFAULT_MAX_MESSAGE_SIZE;
 
-/// How long past the caller's deadline the proxy waits for a node's own answer (its
-/// DeadlineExceeded, precise) before answering the deadline itself.
-const DEADLINE_GRACE: Duration = Duration::from_millis(250);
+/// How long before the caller's deadline the proxy stops waiting for a node's answer and says
+/// so itself: before the caller gives up, so that a node that hung is out of rotation by the
+/// time the caller's next call arrives.
+const DEADLINE_MARGIN: Duration = Duration::from_millis(20);
+
+/// An attempt waiting for a node's answer. Dropped unanswered (the caller gave up) once the
+/// call's deadline has passed, the node counts as timed out: the caller's own deadline fires
+/// just before the proxy's, and the node that hung must still leave rotation.
+struct Waiting<'a> {
+    client: &'a Client,
+    service: &'a str,
+    node: &'a Node,
+    deadline: Option<Instant>,
+    answered: bool,
+}
+
+impl Waiting<'_> {
+    fn answered(mut self) {
+        self.answered = true;
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        let late = self
+            .deadline
+            .is_some_and(|d| Instant::now() + DEADLINE_SLACK >= d);
+        if !self.answered {
+            // Marked either way: the selector counts the node's calls in flight.
+            let outcome = match self.deadline {
+                Some(_) if late => Outcome::TimedOut,
+                _ => Outcome::Failed,
+            };
+            self.client.mark(self.service, self.node, outcome);
+        }
+    }
+}
+
+/// How close to its deadline a caller that goes away counts as having timed out.
+const DEADLINE_SLACK: Duration = Duration::from_millis(100);
 
 /// The proxy: forwards calls through `client`'s selector and connections.
 #[derive(Debug, Clone)]
@@ -137,10 +174,20 @@ impl Inner {
             }
             let upstream = upstream.map(tonic::body::Body::new);
             self.client.selector().started(select_as, &node);
+            let waiting = Waiting {
+                client: &self.client,
+                service: select_as,
+                node: &node,
+                deadline,
+                answered: false,
+            };
             let sent = self.client.send_http(&node.address, upstream);
             // The answer's headers within the call's deadline, or the client's attempt timeout
             // when that is shorter (a retry on another node then still fits).
-            let bound = match (remaining.map(|left| left + DEADLINE_GRACE), attempt_timeout) {
+            let bound = match (
+                remaining.map(|left| left.saturating_sub(DEADLINE_MARGIN)),
+                attempt_timeout,
+            ) {
                 (Some(left), Some(limit)) => Some(left.min(limit)),
                 (left, limit) => left.or(limit),
             };
@@ -148,8 +195,13 @@ impl Inner {
                 Some(bound) => match tokio::time::timeout(bound, sent).await {
                     Ok(sent) => sent,
                     Err(_) => {
-                        self.client.mark(select_as, &node, Outcome::TimedOut);
-                        let time_left = deadline.is_none_or(|d| d > Instant::now());
+                        waiting.answered();
+                        self.client
+                            .mark(select_as, &node, Outcome::timed_out_after(bound));
+                        // Another node only while more than the margin is left.
+                        let time_left = deadline.is_none_or(|d| {
+                            d.saturating_duration_since(Instant::now()) > DEADLINE_MARGIN
+                        });
                         if !(time_left && replay.can_replay()) {
                             return Err(deadline_passed(target, &tried));
                         }
@@ -159,6 +211,7 @@ impl Inner {
                 },
                 None => sent.await,
             };
+            waiting.answered();
             match sent {
                 Ok(Ok(response)) => {
                     self.client.mark(select_as, &node, Outcome::Succeeded);

@@ -21,10 +21,6 @@ pub enum CallError {
     Call(Error),
 }
 
-/// The shortest attempt whose timeout counts against the node: a caller's tiny deadline
-/// passing says nothing about it.
-const TIMEOUT_EVIDENCE: Duration = Duration::from_millis(250);
-
 /// The call an attempt belonged to, named in the errors the client makes itself.
 pub(super) struct Attempted<'a> {
     pub(super) service: &'a str,
@@ -40,9 +36,9 @@ impl CallError {
     pub fn outcome(&self, service: &str, timeout: Duration) -> Outcome {
         match self {
             CallError::Connect(_) => Outcome::Unreachable,
-            CallError::DeadlineExceeded if timeout >= TIMEOUT_EVIDENCE => Outcome::TimedOut,
+            CallError::DeadlineExceeded => Outcome::timed_out_after(timeout),
             CallError::Call(e) if e.code == 503 && e.id == service => Outcome::Unreachable,
-            CallError::DeadlineExceeded | CallError::Call(_) => Outcome::Failed,
+            CallError::Call(_) => Outcome::Failed,
         }
     }
 

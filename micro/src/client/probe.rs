@@ -1,6 +1,7 @@
 //! Bringing nodes back: a node taken out of rotation (it refused a connection, did not answer
 //! in time, or said it is unavailable) returns once it answers a health check, and not before,
-//! so no caller's call is the one that finds out it is still down.
+//! so no caller's call is the one that finds out it is still down. The first probe goes at
+//! once: a node that merely missed a caller's short deadline is back within a round trip.
 
 use super::{Client, Inner};
 use crate::codec::Codec;
@@ -12,11 +13,12 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
-/// How often a node out of rotation is probed: well inside the selector's shortest period out
-/// (1 s), so that a node still down never drifts back in between probes.
+/// How often a node out of rotation is probed after the first probe (at once).
 const PROBE_EVERY: Duration = Duration::from_millis(500);
-/// How long a probe waits for the node's answer.
-const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
+/// How long a probe waits for the node's answer. A probe starts at most `PROBE_EVERY` after
+/// the last failure, so its own failure lands within the selector's shortest period out (1 s)
+/// and a node still down never drifts back into rotation between probes.
+const PROBE_TIMEOUT: Duration = Duration::from_millis(500);
 /// Probes of a node whose registration cannot be checked (no registry) stop after this many.
 const MAX_UNCHECKED_PROBES: u32 = 120;
 /// What a probe calls: every micro server answers it, and any gRPC answer shows the node is
@@ -67,7 +69,10 @@ async fn probe_until_back(inner: Weak<Inner>, service: String, node: Node) {
     let path = http::uri::PathAndQuery::from_static(PROBE_PATH);
     let mut probes = 0u32;
     loop {
-        tokio::time::sleep(PROBE_EVERY).await;
+        // The first probe at once: a node that only missed one deadline is back in a moment.
+        if probes > 0 {
+            tokio::time::sleep(PROBE_EVERY).await;
+        }
         let Some(inner) = inner.upgrade() else { return };
         let client = Client { inner };
         probes += 1;

@@ -1,5 +1,7 @@
 //! Nodes that failed to connect or to answer in time, out of rotation for a period that doubles
-//! on each failure (the client's probes renew it while the node stays down).
+//! on each failure. The client probes a node taken out at once and then every half second: a
+//! healthy node that merely missed one caller's deadline is back within a round trip, one that
+//! hangs stays out, each failed probe renewing its period before it ends.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};

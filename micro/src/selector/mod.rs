@@ -110,6 +110,23 @@ pub enum Outcome {
     Failed,
 }
 
+/// The shortest wait whose timeout counts against a node: a caller's tiny deadline passing says
+/// nothing about it.
+pub const TIMEOUT_EVIDENCE: std::time::Duration = std::time::Duration::from_millis(250);
+
+impl Outcome {
+    /// The outcome of a call to a node that did not answer within `waited`: timed out, when
+    /// that was long enough to say something about the node ([`TIMEOUT_EVIDENCE`]), else
+    /// merely failed.
+    pub fn timed_out_after(waited: std::time::Duration) -> Outcome {
+        if waited >= TIMEOUT_EVIDENCE {
+            Outcome::TimedOut
+        } else {
+            Outcome::Failed
+        }
+    }
+}
+
 /// The nodes chosen for one call, in the order to try them. Cycles once every node was tried,
 /// so there is always a node for another retry.
 #[derive(Debug, Clone)]
