@@ -32,6 +32,7 @@ struct Waiting<'a> {
     service: &'a str,
     node: &'a Node,
     deadline: Option<Instant>,
+    sent: Instant,
     answered: bool,
 }
 
@@ -49,7 +50,7 @@ impl Drop for Waiting<'_> {
         if !self.answered {
             // Marked either way: the selector counts the node's calls in flight.
             let outcome = match self.deadline {
-                Some(_) if late => Outcome::TimedOut,
+                Some(_) if late => Outcome::timed_out_after(self.sent.elapsed()),
                 _ => Outcome::Failed,
             };
             self.client.mark(self.service, self.node, outcome);
@@ -179,6 +180,7 @@ impl Inner {
                 service: select_as,
                 node: &node,
                 deadline,
+                sent: Instant::now(),
                 answered: false,
             };
             let sent = self.client.send_http(&node.address, upstream);

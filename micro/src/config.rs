@@ -122,10 +122,21 @@ impl Config {
         };
         let keepalive = limits.keepalive_interval.unwrap_or(Duration::ZERO);
         let keepalive = secs("MICRO_SERVER_KEEPALIVE_INTERVAL", keepalive);
+        // A timeout of 0 would close every connection or fail every call: not a setting.
+        let timeout = |k: &str, default: Duration| match secs(k, default) {
+            t if t.is_zero() => {
+                tracing::warn!(
+                    variable = k,
+                    "0 s would refuse everything, using the default"
+                );
+                default
+            }
+            t => t,
+        };
         let connection_limits = ConnectionLimits {
-            header_timeout: secs("MICRO_SERVER_HEADER_TIMEOUT", limits.header_timeout),
-            idle_timeout: secs("MICRO_SERVER_IDLE_TIMEOUT", limits.idle_timeout),
-            body_timeout: secs("MICRO_SERVER_BODY_TIMEOUT", limits.body_timeout),
+            header_timeout: timeout("MICRO_SERVER_HEADER_TIMEOUT", limits.header_timeout),
+            idle_timeout: timeout("MICRO_SERVER_IDLE_TIMEOUT", limits.idle_timeout),
+            body_timeout: timeout("MICRO_SERVER_BODY_TIMEOUT", limits.body_timeout),
             keepalive_interval: (!keepalive.is_zero()).then_some(keepalive),
             keepalive_timeout: limits.keepalive_timeout,
             max_connections,
@@ -185,6 +196,7 @@ mod tests {
             "MICRO_SERVER_MAX_CONNECTIONS" => Some("50".into()),
             "MICRO_SERVER_IDLE_TIMEOUT" => Some("7".into()),
             "MICRO_SERVER_KEEPALIVE_INTERVAL" => Some("0".into()),
+            "MICRO_SERVER_HEADER_TIMEOUT" => Some("0".into()),
             _ => None,
         });
         let limits = &cfg.connection_limits;

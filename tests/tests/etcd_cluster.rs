@@ -158,18 +158,21 @@ impl Drop for Cluster {
     }
 }
 
-fn service(addresses: &str) -> Child {
-    Child(
+/// A test-service process registering in the cluster, and the address it serves on.
+fn service(addresses: &str) -> (Child, String) {
+    let address = format!("127.0.0.1:{}", free_port());
+    let child = Child(
         std::process::Command::new(env!("CARGO_BIN_EXE_test-service"))
             .env("MICRO_REGISTRY", "etcd")
             .env("MICRO_REGISTRY_ADDRESS", addresses)
             .env("MICRO_REGISTER_TTL", "10")
             .env("MICRO_REGISTER_INTERVAL", "2")
-            .env("MICRO_SERVER_ADDRESS", format!("127.0.0.1:{}", free_port()))
+            .env("MICRO_SERVER_ADDRESS", &address)
             .stderr(std::process::Stdio::null())
             .spawn()
             .expect("starting test-service"),
-    )
+    );
+    (child, address)
 }
 
 /// Waits until a registry read straight from the cluster lists exactly these instances.
@@ -201,24 +204,13 @@ async fn converge(addresses: &str, want: &BTreeSet<String>, what: &str) -> Durat
     }
 }
 
-fn address_of(child: &Child) -> String {
-    // The service was given MICRO_SERVER_ADDRESS; read it back from the process's environment.
-    let environ = std::fs::read(format!("/proc/{}/environ", child.0.id())).unwrap();
-    environ
-        .split(|b| *b == 0)
-        .filter_map(|kv| std::str::from_utf8(kv).ok())
-        .find_map(|kv| kv.strip_prefix("MICRO_SERVER_ADDRESS="))
-        .expect("MICRO_SERVER_ADDRESS")
-        .to_string()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_three_member_cluster_loses_its_leader_then_everything_and_calls_keep_succeeding() {
     let mut cluster = Cluster::start();
     let addresses = cluster.addresses();
-    let a = service(&addresses);
-    let b = service(&addresses);
-    let want: BTreeSet<String> = [address_of(&a), address_of(&b)].into();
+    let (a, a_address) = service(&addresses);
+    let (b, b_address) = service(&addresses);
+    let want: BTreeSet<String> = [a_address.clone(), b_address].into();
     converge(&addresses, &want, "two services registered").await;
 
     let registry = micro::registry::by_name("etcd", Some(&addresses)).unwrap();
@@ -271,11 +263,11 @@ async fn a_three_member_cluster_loses_its_leader_then_everything_and_calls_keep_
     // The leader dies while a service starts and another stops.
     let leader = cluster.leader();
     cluster.kill(leader);
-    let c = service(&addresses);
+    let (c, c_address) = service(&addresses);
     let mut b = b;
     b.terminate();
     let _ = b.wait_for_exit(Duration::from_secs(20));
-    let want: BTreeSet<String> = [address_of(&a), address_of(&c)].into();
+    let want: BTreeSet<String> = [a_address, c_address].into();
     let took = converge(&addresses, &want, "churn without the leader").await;
     println!(
         "leader m{leader} killed; one service started, one stopped: the registry agreed after {took:?}; calls so far {} ok, {} failed",

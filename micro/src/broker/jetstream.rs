@@ -13,7 +13,9 @@
 //!   (`auto_ack: false`); after [`MAX_DELIVERIES`] it goes to the dead-letter topic
 //!   `<topic>.dead` with the error in a `Micro-Error` header. With auto-ack an error is logged
 //!   and the message acknowledged all the same.
-//! - A message whose handler never returns (a crash) is redelivered after 30 s without an ack.
+//! - A message whose handler crashes the subscriber is redelivered after 30 s without an ack; a
+//!   handler that is merely slow keeps its message, told to the server as in progress.
+//! - Topics are named in full: wildcards are refused (their streams would overlap).
 //!
 //! The wire format is the NATS broker's (subject = topic, payload = body, headers as NATS
 //! headers), so a plain NATS publisher to a topic's subject is stored and delivered too.
@@ -202,6 +204,7 @@ impl Broker for JetStreamBroker {
     }
 
     async fn publish(&self, topic: &str, message: Message) -> Result<(), BrokerError> {
+        refuse_wildcards(topic)?;
         self.ensure_stream(topic).await?;
         store(self.context().await?, topic, &message).await
     }
@@ -212,6 +215,7 @@ impl Broker for JetStreamBroker {
         handler: MessageHandler,
         opts: SubscribeOptions,
     ) -> Result<Subscription, BrokerError> {
+        refuse_wildcards(topic)?;
         let stream = self.stream(topic).await?;
         let context = self.context().await?.clone();
         let config = consumer::pull::Config {
@@ -231,13 +235,8 @@ impl Broker for JetStreamBroker {
             },
             ..Default::default()
         };
-        let consumer = match &config.durable_name {
-            Some(name) => stream.get_or_create_consumer(name, config.clone()).await,
-            None => stream.create_consumer(config.clone()).await,
-        }
-        .map_err(|e| backend(format!("subscribing to {topic}: {e}")))?;
-        let mut messages = consumer
-            .messages()
+        // The first consumer here, so that a subscription that cannot start says so.
+        let messages = consume(&stream, &config)
             .await
             .map_err(|e| backend(format!("subscribing to {topic}: {e}")))?;
         let (stop_tx, mut stop_rx) = tokio::sync::oneshot::channel::<()>();
@@ -245,21 +244,45 @@ impl Broker for JetStreamBroker {
         let auto_ack = opts.auto_ack;
         let first_redelivery = self.first_redelivery;
         tokio::spawn(async move {
+            let mut messages = Some(messages);
+            let mut retry = FIRST_REDELIVERY;
             loop {
+                let Some(current) = messages.as_mut() else {
+                    // The consumer went (deleted during an outage, say): make it again.
+                    tokio::select! {
+                        _ = tokio::time::sleep(retry) => {}
+                        _ = &mut stop_rx => return,
+                    }
+                    match consume(&stream, &config).await {
+                        Ok(m) => {
+                            tracing::info!(topic = %name, "jetstream consumer back");
+                            messages = Some(m);
+                            retry = FIRST_REDELIVERY;
+                        }
+                        Err(e) => {
+                            tracing::warn!(topic = %name, error = %e, ?retry, "cannot make the jetstream consumer again; retrying");
+                            retry = (retry * 2).min(Duration::from_secs(30));
+                        }
+                    }
+                    continue;
+                };
                 let next = tokio::select! {
-                    m = messages.next() => m,
+                    m = current.next() => m,
                     _ = &mut stop_rx => return,
                 };
-                let msg = match next {
-                    Some(Ok(msg)) => msg,
-                    Some(Err(e)) => {
-                        // Heartbeats missed, a reconnect: the stream carries on.
-                        tracing::debug!(topic = %name, error = %e, "jetstream delivery");
-                        continue;
+                match next {
+                    Some(Ok(msg)) => {
+                        deliver(&context, &name, &handler, msg, auto_ack, first_redelivery).await
                     }
-                    None => return,
-                };
-                deliver(&context, &name, &handler, msg, auto_ack, first_redelivery).await;
+                    // Heartbeats missed, a reconnect: the stream carries on.
+                    Some(Err(e)) => {
+                        tracing::debug!(topic = %name, error = %e, "jetstream delivery")
+                    }
+                    None => {
+                        tracing::warn!(topic = %name, "the jetstream consumer ended; making it again");
+                        messages = None;
+                    }
+                }
             }
         });
         let stop = async move {
@@ -268,6 +291,39 @@ impl Broker for JetStreamBroker {
         };
         Ok(Subscription::new(topic, opts.queue, stop.boxed()))
     }
+}
+
+/// Messages handed to one handler at a time: so few are fetched ahead that none waits past
+/// the ack wait before its turn.
+const FETCH_AHEAD: usize = 8;
+
+/// The consumer `config` of `stream` (made, or found), and its messages.
+async fn consume(
+    stream: &stream::Stream,
+    config: &consumer::pull::Config,
+) -> Result<consumer::pull::Stream, String> {
+    let consumer = match &config.durable_name {
+        Some(name) => stream.get_or_create_consumer(name, config.clone()).await,
+        None => stream.create_consumer(config.clone()).await,
+    }
+    .map_err(|e| e.to_string())?;
+    consumer
+        .stream()
+        .max_messages_per_batch(FETCH_AHEAD)
+        .messages()
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// Wildcard topics cannot be kept: their streams would overlap the streams of the topics they
+/// match.
+fn refuse_wildcards(topic: &str) -> Result<(), BrokerError> {
+    if topic.split('.').any(|token| token == "*" || token == ">") {
+        return Err(backend(format!(
+            "{topic} is a wildcard: durable topics are named in full (subscribe to each, or use the nats broker)"
+        )));
+    }
+    Ok(())
 }
 
 /// Hands one delivery to the handler, then acknowledges it, asks for it again later, or sends
@@ -294,11 +350,20 @@ async fn deliver(
     };
     let id = message.header(super::ID).unwrap_or("").to_string();
     let delivered = msg.info().map(|i| i.delivered).unwrap_or(1);
-    let handled = handler(Event {
+    let handling = handler(Event {
         topic: topic.to_string(),
         message: message.clone(),
-    })
-    .await;
+    });
+    // A long handler keeps its message: "in progress" before each ack wait runs out.
+    tokio::pin!(handling);
+    let handled = loop {
+        tokio::select! {
+            handled = &mut handling => break handled,
+            _ = tokio::time::sleep(ACK_WAIT / 3) => {
+                let _ = msg.ack_with(AckKind::Progress).await;
+            }
+        }
+    };
     let ack = match handled {
         Ok(()) => AckKind::Ack,
         Err(e) if auto_ack => {
@@ -369,7 +434,9 @@ mod tests {
             stream_name("go.micro.test.events"),
             "MICRO_go_micro_test_events"
         );
-        assert_eq!(stream_name("orders.*"), "MICRO_orders__");
+        assert!(refuse_wildcards("orders.*").is_err());
+        assert!(refuse_wildcards("orders.>").is_err());
+        assert!(refuse_wildcards("orders.created").is_ok());
         assert_eq!(durable_name("go.micro.srv.worker"), "go_micro_srv_worker");
         assert_eq!(dead_letter_topic("orders"), "orders.dead");
         let first = FIRST_REDELIVERY;

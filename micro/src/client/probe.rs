@@ -44,6 +44,10 @@ impl Client {
 
     /// Starts probing `node`, unless it is probed already.
     fn probe(&self, service: &str, node: &Node) {
+        // Outside a runtime there is nothing to probe with; the period out still ends.
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
         {
             let mut probing = self
                 .inner
@@ -55,9 +59,6 @@ impl Client {
                 return;
             }
         }
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            return;
-        };
         let inner = Arc::downgrade(&self.inner);
         runtime.spawn(probe_until_back(inner, service.to_string(), node.clone()));
     }

@@ -43,6 +43,9 @@ struct State {
     services: RwLock<HashMap<String, Arc<Vec<Service>>>>,
     /// Names looked up and not found.
     absent: Absent,
+    /// Counts the watch's events and recoveries: a lookup that began before one cannot say a
+    /// name is absent (the event may have registered it meanwhile).
+    generation: std::sync::atomic::AtomicU64,
     /// Whether the watch runs (started by the first lookup, inside a runtime).
     watching: AtomicBool,
     /// Whether the watch is up; while it is down, cached answers may be stale.
@@ -61,6 +64,7 @@ impl Default for State {
         State {
             services: RwLock::default(),
             absent: Absent::default(),
+            generation: Default::default(),
             watching: AtomicBool::default(),
             fresh: AtomicBool::default(),
             outage_logged: AtomicBool::default(),
@@ -93,6 +97,40 @@ impl CacheRegistry {
             .cloned()
     }
 
+    /// Asks the backend for `name` (not answered from memory), and keeps what it says. A name
+    /// not found is remembered as absent only if no watch event arrived since `generation`.
+    async fn looked_up(
+        &self,
+        name: &str,
+        cached: Option<Arc<Vec<Service>>>,
+        generation: u64,
+    ) -> Result<Arc<Vec<Service>>, RegistryError> {
+        match self.backend.get_service(name).await {
+            Ok(services) => {
+                self.state.store(name, Arc::clone(&services));
+                Ok(services)
+            }
+            Err(RegistryError::NotFound) => {
+                match cached {
+                    // Known before, all its nodes gone: kept, the watch follows it.
+                    Some(_) => self.state.store(name, Arc::default()),
+                    None if self.state.generation.load(Ordering::Acquire) == generation => {
+                        self.state.absent.insert(name)
+                    }
+                    None => {}
+                }
+                Err(RegistryError::NotFound)
+            }
+            Err(e) => {
+                self.state.outage("lookup failed", &e);
+                match cached {
+                    Some(services) if !services.is_empty() => Ok(services),
+                    _ => Err(e),
+                }
+            }
+        }
+    }
+
     fn ensure_watching(&self) {
         if self.state.watching.swap(true, Ordering::AcqRel) {
             return;
@@ -113,6 +151,7 @@ impl State {
 
     fn recovered(&self) {
         // What was missing before the outage may have registered during it.
+        self.generation.fetch_add(1, Ordering::AcqRel);
         self.absent.clear();
         self.fresh.store(true, Ordering::Release);
         self.changed.notify_waiters();
@@ -130,6 +169,7 @@ impl State {
 
     /// Applies a watch event to the cached service it concerns (others are not cached).
     fn apply(&self, event: &Event) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
         if event.action != Action::Delete {
             self.absent.remove(&event.service.name);
         }
@@ -277,27 +317,10 @@ impl Registry for CacheRegistry {
                     Ok(services)
                 }
             }
-            cached => match self.backend.get_service(name).await {
-                Ok(services) => {
-                    self.state.store(name, Arc::clone(&services));
-                    Ok(services)
-                }
-                Err(RegistryError::NotFound) => {
-                    match cached {
-                        // Known before, all its nodes gone: kept, the watch follows it.
-                        Some(_) => self.state.store(name, Arc::default()),
-                        None => self.state.absent.insert(name),
-                    }
-                    Err(RegistryError::NotFound)
-                }
-                Err(e) => {
-                    self.state.outage("lookup failed", &e);
-                    match cached {
-                        Some(services) if !services.is_empty() => Ok(services),
-                        _ => Err(e),
-                    }
-                }
-            },
+            cached => {
+                let generation = self.state.generation.load(Ordering::Acquire);
+                self.looked_up(name, cached, generation).await
+            }
         }
     }
 

@@ -59,6 +59,11 @@ impl Activity {
         Busy(Arc::clone(self))
     }
 
+    /// Whether any request arrived.
+    pub(crate) fn has_served(&self) -> bool {
+        self.served.load(Ordering::Relaxed)
+    }
+
     /// How long the connection has had no request in flight; `None` while one is.
     pub(crate) fn quiet_for(&self) -> Option<Duration> {
         if self.busy.load(Ordering::Acquire) > 0 || self.evicted.load(Ordering::Relaxed) {
@@ -92,7 +97,15 @@ impl Activity {
             let since = self.quiet_since.load(Ordering::Acquire);
             let served = self.served.load(Ordering::Relaxed);
             let timeout = if served { idle_timeout } else { header_timeout };
-            let deadline = self.born + Duration::from_millis(since) + timeout;
+            // A timeout too large to add is none.
+            let deadline = self
+                .born
+                .checked_add(Duration::from_millis(since))
+                .and_then(|at| at.checked_add(timeout));
+            let Some(deadline) = deadline else {
+                self.changed.notified().await;
+                continue;
+            };
             tokio::select! {
                 _ = tokio::time::sleep_until(deadline) => {
                     let unchanged = self.busy.load(Ordering::Acquire) == 0

@@ -111,10 +111,11 @@ pub(crate) async fn serve(
     peer: Option<SocketAddr>,
 ) -> ForwardResponse {
     let (service, endpoint) = (target.service.clone(), target.endpoint.clone());
-    let stopping = || super::guard::stopping(&shared.name, &format!("{service}.{endpoint}"));
+    let call = || format!("{service}.{endpoint}");
+    let stopping = || super::guard::stopping(&shared.name, &call());
     let Some(stack) = &shared.stack else {
         return tokio::select! {
-            response = forward.forward(target, request, peer) => cut_short(response, &shared.cut, stopping()),
+            response = forward.forward(target, request, peer) => cut_short(response, shared, call()),
             _ = shared.cut.cancelled() => stopping().to_status().into_http(),
         };
     };
@@ -150,7 +151,7 @@ pub(crate) async fn serve(
             kind: ReplyKind::Forwarded(response),
             on_end,
         }) => {
-            let response = cut_short(response, &shared.cut, stopping());
+            let response = cut_short(response, shared, call());
             if on_end.is_empty() {
                 return response;
             }
@@ -168,32 +169,38 @@ pub(crate) async fn serve(
     }
 }
 
-/// `response`, ended with `stopping` as its status if it is still streaming when `cut` is
-/// cancelled.
-fn cut_short(
-    response: ForwardResponse,
-    cut: &CancellationToken,
-    stopping: Error,
-) -> ForwardResponse {
+/// `response` (to `call`, `Service.Handler.Method`), ended with Unavailable if it is still
+/// streaming when the server's drain runs out.
+fn cut_short(response: ForwardResponse, shared: &Shared, call: String) -> ForwardResponse {
     if tonic::Status::from_header_map(response.headers()).is_some() {
         return response;
     }
-    let cut = Box::pin(cut.clone().cancelled_owned());
+    let token = shared.cut.clone();
+    let waiting = Box::pin(token.clone().cancelled_owned());
+    let server = shared.name.clone();
     response.map(|body| {
         tonic::body::Body::new(CutShort {
             inner: body,
-            cut,
-            stopping: Some(stopping),
+            token,
+            waiting,
+            server,
+            call,
+            done: false,
         })
     })
 }
 
-/// A forwarded answer's body that ends with Unavailable when the server stops waiting for it.
+/// A forwarded answer's body that ends with Unavailable when the server stops waiting for it,
+/// whether it is waiting for the node or passing a busy stream on.
 struct CutShort {
     inner: tonic::body::Body,
-    cut: Pin<Box<WaitForCancellationFutureOwned>>,
-    /// Taken when sent.
-    stopping: Option<Error>,
+    token: CancellationToken,
+    waiting: Pin<Box<WaitForCancellationFutureOwned>>,
+    /// Named in the status: this server, and the call.
+    server: String,
+    call: String,
+    /// The cut's trailers were sent.
+    done: bool,
 }
 
 impl http_body::Body for CutShort {
@@ -204,22 +211,27 @@ impl http_body::Body for CutShort {
         mut self: Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, tonic::Status>>> {
-        if self.stopping.is_none() {
+        if self.done {
             return Poll::Ready(None);
         }
-        let polled = Pin::new(&mut self.inner).poll_frame(cx);
-        if polled.is_pending() && self.cut.as_mut().poll(cx).is_ready() {
-            if let Some(stopping) = self.stopping.take() {
-                let mut trailers = http::HeaderMap::new();
-                let sent = stopping.to_status().add_header(&mut trailers);
-                return Poll::Ready(Some(sent.map(|()| Frame::trailers(trailers))));
-            }
+        // A stream that always has data ready is cut too.
+        let cut = self.token.is_cancelled();
+        let polled = match cut {
+            true => Poll::Pending,
+            false => Pin::new(&mut self.inner).poll_frame(cx),
+        };
+        if polled.is_pending() && (cut || self.waiting.as_mut().poll(cx).is_ready()) {
+            self.done = true;
+            let stopping = super::guard::stopping(&self.server, &self.call);
+            let mut trailers = http::HeaderMap::new();
+            let sent = stopping.to_status().add_header(&mut trailers);
+            return Poll::Ready(Some(sent.map(|()| Frame::trailers(trailers))));
         }
         polled
     }
 
     fn is_end_stream(&self) -> bool {
-        self.stopping.is_none() || self.inner.is_end_stream()
+        self.done || self.inner.is_end_stream()
     }
 }
 

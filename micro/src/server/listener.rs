@@ -187,8 +187,9 @@ impl Listener {
     }
 }
 
-/// Whether a new connection fits: past seven eighths of the cap the connection idle longest is
-/// asked to close; at the cap, only if one can be.
+/// Whether a new connection fits. Past seven eighths of the cap each new connection asks the one
+/// idle longest to close, making room for those that follow; at the cap (connections asked to
+/// close count until they have) a new connection is refused. The cap is never exceeded.
 fn make_room(activities: &HashMap<Id, Arc<Activity>>, limits: &ConnectionLimits) -> bool {
     if activities.len() < limits.evict_above() {
         return true;
@@ -197,13 +198,10 @@ fn make_room(activities: &HashMap<Id, Arc<Activity>>, limits: &ConnectionLimits)
         .values()
         .filter_map(|a| a.quiet_for().map(|quiet| (quiet, a)))
         .max_by_key(|(quiet, _)| *quiet);
-    match idlest {
-        Some((_, activity)) => {
-            activity.evict();
-            true
-        }
-        None => activities.len() < limits.max_connections,
+    if let Some((_, activity)) = idlest {
+        activity.evict();
     }
+    activities.len() < limits.max_connections
 }
 
 /// Counts refused connections and logs them now and then, not once each.
@@ -263,12 +261,18 @@ impl Connection {
         let peer = self.peer;
         let handshake =
             tokio::time::timeout(super::tls::HANDSHAKE_TIMEOUT, acceptor.accept(stream));
+        let limits = &self.limits;
+        // A handshake is bounded by the header timeout too, and ends on eviction.
+        let expired = self
+            .activity
+            .expired(limits.header_timeout, limits.idle_timeout);
         let stream = tokio::select! {
             done = handshake => match done {
                 Ok(Ok(stream)) => stream,
                 Ok(Err(e)) => return tracing::debug!(%peer, error = %e, "TLS handshake failed"),
                 Err(_) => return tracing::debug!(%peer, "TLS handshake timed out"),
             },
+            why = expired => return tracing::debug!(%peer, ?why, "closed during the TLS handshake"),
             _ = self.draining.cancelled() => return,
         };
         self.serve(stream, service).await
@@ -364,7 +368,11 @@ impl Connection {
                         tracing::debug!(%peer, "closing: idle, and its slot is needed")
                     }
                 }
-                let _ = tokio::time::timeout(CLOSE_GRACE, conn).await;
+                // A peer that never sent a request has nothing to be told: its descriptor goes
+                // now. One that did gets a moment to read the GOAWAY.
+                if self.activity.has_served() {
+                    let _ = tokio::time::timeout(CLOSE_GRACE, conn).await;
+                }
             }
         }
     }

@@ -66,6 +66,10 @@ impl ReplyBody {
     fn fill(&mut self, cx: &mut Context<'_>) {
         let limit = self.shared.max_message_size;
         let service = self.shared.name.as_str();
+        // A stream whose replies are always ready is cut too.
+        if self.end.is_none() && self.shared.cut.is_cancelled() {
+            self.end = Some(stopping(service, &self.name).to_status());
+        }
         while self.end.is_none() && self.buf.len() < FLUSH_AT {
             let start = self.buf.len();
             let polled = std::panic::catch_unwind(AssertUnwindSafe(|| {
