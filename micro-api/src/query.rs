@@ -113,12 +113,13 @@ fn decode(s: &str) -> String {
     while i < bytes.len() {
         match bytes[i] {
             b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => match u8::from_str_radix(&s[i + 1..i + 3], 16) {
-                Ok(b) => {
-                    out.push(b);
+            // Hex digits read as bytes: what follows `%` may be any character.
+            b'%' if i + 2 < bytes.len() => match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                (Some(high), Some(low)) => {
+                    out.push(high << 4 | low);
                     i += 2;
                 }
-                Err(_) => out.push(b'%'),
+                _ => out.push(b'%'),
             },
             b => out.push(b),
         }
@@ -127,9 +128,22 @@ fn decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// The value of one hex digit.
+fn hex(digit: u8) -> Option<u8> {
+    char::from(digit).to_digit(16).and_then(|d| u8::try_from(d).ok())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_percent_before_any_character_decodes_without_panicking() {
+        // Found by fuzzing (fuzz/corpus/gateway_request): `%` then a two-byte character.
+        assert_eq!(decode_path("/%/\u{645}z#41"), "/%/\u{645}z#41");
+        assert_eq!(decode_query("%\u{645}"), "%\u{645}");
+        assert_eq!(decode_query("%41%zz%4"), "A%zz%4");
+    }
 
     #[test]
     fn converts_by_schema() {
