@@ -15,7 +15,9 @@ pub use cache::CacheRegistry;
 #[cfg(feature = "etcd")]
 pub use etcd::{node_key, EtcdOptions, EtcdRegistry, EtcdTls};
 #[cfg(feature = "mdns")]
-pub use mdns::{network_is_private, Interfaces, MdnsRegistry, MDNS_REQUIRE_PRIVATE_NETWORK};
+pub use mdns::{
+    decode_txt, network_is_private, Interfaces, MdnsRegistry, MDNS_REQUIRE_PRIVATE_NETWORK,
+};
 pub use memory::MemoryRegistry;
 
 use futures::stream::BoxStream;

@@ -28,6 +28,7 @@ use txt::{decode, encode, instance_name};
 
 mod query;
 mod txt;
+pub use txt::decode as decode_txt;
 
 const SERVICE_TYPE: &str = "_micro._tcp.local.";
 /// How long the browse takes to hear every responder: a responder answers a multicast query at

@@ -30,7 +30,9 @@ pub(super) fn encode(service: &Service) -> Result<HashMap<String, String>, Regis
         .collect())
 }
 
-pub(super) fn decode(mut chunks: Vec<(usize, String)>) -> Result<Service, RegistryError> {
+/// The record in TXT strings keyed by index, as a node announces it over mDNS: base64 of zlib of
+/// the JSON record, decompressed to at most 1 MiB.
+pub fn decode(mut chunks: Vec<(usize, String)>) -> Result<Service, RegistryError> {
     if chunks.is_empty() {
         return Err(backend("no record in TXT"));
     }
