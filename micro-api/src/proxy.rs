@@ -141,13 +141,27 @@ async fn tunnel(gw: &Gateway, mut request: Request, uri: &str) -> Result<Respons
     }
     let client_side = hyper::upgrade::on(&mut request);
     let backend_side = hyper::upgrade::on(&mut backend);
+    // The tunnel stays counted against the listener's cap, and closes at its shutdown.
+    let held = request
+        .extensions()
+        .get::<micro::server::listener::ConnectionHandle>()
+        .map(|c| c.hold());
     tokio::spawn(async move {
         let (Ok(client), Ok(server)) = (client_side.await, backend_side.await) else {
             return;
         };
         let mut client = hyper_util::rt::TokioIo::new(client);
         let mut server = hyper_util::rt::TokioIo::new(server);
-        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+        let stopping = async {
+            match &held {
+                Some(held) => held.stopping().await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
+            _ = stopping => {}
+        }
     });
     let mut response = Response::builder().status(http::StatusCode::SWITCHING_PROTOCOLS);
     for (k, v) in backend.headers() {

@@ -36,12 +36,30 @@ pub(crate) async fn serve(
                 ),
             )
         })?;
+    // The socket stays counted against the listener's cap, and ends at its shutdown.
+    let held = parts
+        .extensions
+        .get::<micro::server::listener::ConnectionHandle>()
+        .map(|c| c.hold());
     Ok(upgrade
-        .on_upgrade(move |socket| bridge(socket, client, route, opts))
+        .on_upgrade(move |socket| bridge(socket, client, route, opts, held))
         .into_response())
 }
 
-async fn bridge(socket: WebSocket, client: Client, route: Route, opts: CallOptions) {
+async fn bridge(
+    socket: WebSocket,
+    client: Client,
+    route: Route,
+    opts: CallOptions,
+    held: Option<micro::server::listener::Held>,
+) {
+    let stopping = async {
+        match &held {
+            Some(held) => held.stopping().await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::pin!(stopping);
     let (mut sink, mut source) = socket.split();
     let (tx, rx) = tokio::sync::mpsc::channel::<serde_json::Value>(16);
     let (bad_tx, mut bad_rx) = tokio::sync::mpsc::channel::<Error>(1);
@@ -87,6 +105,11 @@ async fn bridge(socket: WebSocket, client: Client, route: Route, opts: CallOptio
             // error first, so the client is told why rather than seeing a plain close.
             biased;
             Some(e) = bad_rx.recv() => {
+                let _ = sink.send(Message::Text(error_text(&e).into())).await;
+                break;
+            }
+            _ = &mut stopping => {
+                let e = Error::unavailable(API_ID, format!("{API_ID} is stopping: the stream of {} ends", route.endpoint));
                 let _ = sink.send(Message::Text(error_text(&e).into())).await;
                 break;
             }

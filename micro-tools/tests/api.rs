@@ -877,3 +877,60 @@ fn limits_between_the_gateway_and_a_service_answer_413_and_431() {
     let (status, _, body) = curl(&["-d", r#"{"message":"fine"}"#, &url]);
     assert_eq!(status, 200, "{body}");
 }
+
+#[test]
+fn a_websocket_open_at_shutdown_is_told_and_the_gateway_still_exits() {
+    use futures::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    let mut s = setup();
+    s.spawn("greeter", &[]);
+    s.wait_registered("go.micro.srv.greeter");
+    let api = s.api(
+        &[
+            ("MICRO_API_HANDLER", "rpc"),
+            ("MICRO_API_NAMESPACE", "go.micro.srv"),
+        ],
+        &[],
+    );
+    let api_pid = s._children.last().expect("micro api").0.id();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let (told, took) = rt.block_on(async {
+        let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{api}/greeter/ping-pong"))
+            .await
+            .unwrap();
+        ws.send(Message::Text(r#"{"stroke": 1}"#.into()))
+            .await
+            .unwrap();
+        ws.next().await.unwrap().unwrap();
+        let status = Command::new("kill")
+            .args(["-INT", &api_pid.to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let started = Instant::now();
+        let mut told = Vec::new();
+        let read = async {
+            while let Some(Ok(m)) = ws.next().await {
+                if let Message::Text(t) = m {
+                    told.push(t.to_string());
+                }
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(30), read)
+            .await
+            .expect("the socket ends at the gateway's shutdown");
+        (told, started.elapsed())
+    });
+    println!("websocket at shutdown, after {took:?}: {told:?}");
+    assert!(
+        told.iter().any(|t| t.contains("go.micro.api is stopping")),
+        "{told:?}"
+    );
+    let api = s._children.last_mut().unwrap();
+    let exited = api.wait_for_exit(Duration::from_secs(30));
+    assert!(exited.success(), "{exited:?}");
+}

@@ -73,6 +73,13 @@ impl Activity {
         Some(self.born.elapsed().saturating_sub(since))
     }
 
+    /// Completes once no request holds the connection.
+    pub(crate) async fn released(&self) {
+        while self.busy.load(Ordering::Acquire) > 0 {
+            self.changed.notified().await;
+        }
+    }
+
     /// Asks the connection to close: the listener needs room.
     pub(crate) fn evict(&self) {
         self.evicted.store(true, Ordering::Release);
@@ -136,22 +143,25 @@ impl Drop for Busy {
     }
 }
 
-/// A connection's service: each request is busy until its response body ends.
+/// A connection's service: each request is busy until its response body ends, and carries the
+/// connection's handle for handlers that take the connection over.
 #[derive(Debug, Clone)]
 pub(crate) struct Tracked<S> {
     pub(crate) inner: S,
     pub(crate) activity: Arc<Activity>,
+    pub(crate) handle: super::listener::ConnectionHandle,
 }
 
-impl<S, R, B> hyper::service::Service<R> for Tracked<S>
+impl<S, R, B> hyper::service::Service<http::Request<R>> for Tracked<S>
 where
-    S: tower::Service<R, Response = http::Response<B>> + Clone,
+    S: tower::Service<http::Request<R>, Response = http::Response<B>> + Clone,
 {
     type Response = http::Response<TrackedBody<B>>;
     type Error = S::Error;
-    type Future = TrackedFuture<tower::util::Oneshot<S, R>>;
+    type Future = TrackedFuture<tower::util::Oneshot<S, http::Request<R>>>;
 
-    fn call(&self, request: R) -> Self::Future {
+    fn call(&self, mut request: http::Request<R>) -> Self::Future {
+        request.extensions_mut().insert(self.handle.clone());
         TrackedFuture {
             inner: tower::ServiceExt::oneshot(self.inner.clone(), request),
             busy: Some(self.activity.begin()),

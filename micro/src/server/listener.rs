@@ -146,6 +146,7 @@ impl Listener {
                         limits: Arc::clone(&limits),
                         activity: Arc::clone(&activity),
                         draining: draining.clone(),
+                        cut: cut.clone(),
                     };
                     let service = make(peer);
                     #[cfg(feature = "tls")]
@@ -237,6 +238,41 @@ struct Connection {
     limits: Arc<ConnectionLimits>,
     activity: Arc<Activity>,
     draining: CancellationToken,
+    cut: CancellationToken,
+}
+
+/// The connection a request came on, in the request's extensions: what a handler that takes
+/// the connection over (a WebSocket upgrade, a tunnel) holds so that the connection stays
+/// counted against the cap, and watches to end at shutdown.
+#[derive(Debug, Clone)]
+pub struct ConnectionHandle {
+    activity: Arc<Activity>,
+    cut: CancellationToken,
+}
+
+impl ConnectionHandle {
+    /// Keeps the connection in use (counted, never idle) until the guard drops.
+    pub fn hold(&self) -> Held {
+        Held {
+            _busy: self.activity.begin(),
+            cut: self.cut.clone(),
+        }
+    }
+}
+
+/// A connection taken over by a handler; see [`ConnectionHandle::hold`].
+#[derive(Debug)]
+pub struct Held {
+    _busy: super::activity::Busy,
+    cut: CancellationToken,
+}
+
+impl Held {
+    /// Completes when the server stops waiting at shutdown: the handler should end the
+    /// connection then.
+    pub async fn stopping(&self) {
+        self.cut.cancelled().await
+    }
 }
 
 impl Connection {
@@ -297,6 +333,10 @@ impl Connection {
         let service = Tracked {
             inner: service,
             activity: Arc::clone(&self.activity),
+            handle: ConnectionHandle {
+                activity: Arc::clone(&self.activity),
+                cut: self.cut.clone(),
+            },
         };
         let limits = &self.limits;
         match self.protocol {
@@ -347,6 +387,9 @@ impl Connection {
                 if let Err(e) = ended {
                     tracing::debug!(%peer, error = %e, "connection ended with an error");
                 }
+                // Taken over (upgraded): counted until the handler lets go, which it does at
+                // the cut at the latest.
+                self.activity.released().await;
                 return;
             }
             why = expired => Some(why),
