@@ -111,7 +111,9 @@ pub(crate) fn content_type(headers: &HeaderMap) -> &str {
         .unwrap_or("")
 }
 
-/// The call options an HTTP request makes: its headers as metadata, less the HTTP plumbing.
+/// The call options an HTTP request makes: its headers as metadata, less the HTTP plumbing, the
+/// framework's own headers (`micro-*`, `grpc-*`: an outside caller cannot claim to be a service
+/// or set a deadline header) and cookies.
 pub(crate) fn call_options(headers: &HeaderMap) -> CallOptions {
     let mut opts = CallOptions::default();
     // Headers travel on as metadata, minus the HTTP plumbing.
@@ -126,7 +128,10 @@ pub(crate) fn call_options(headers: &HeaderMap) -> CallOptions {
                 | "accept-encoding"
                 | "user-agent"
                 | "origin"
-        ) || k.as_str().starts_with("access-control-");
+                | "cookie"
+        ) || k.as_str().starts_with("access-control-")
+            || k.as_str().starts_with("micro-")
+            || k.as_str().starts_with("grpc-");
         if let (false, Ok(v)) = (skip, v.to_str()) {
             opts = opts.metadata(k.as_str(), v);
         }

@@ -46,7 +46,7 @@ use std::sync::Arc;
 
 /// The gateway as an axum router.
 pub fn router(client: Client, registry: Arc<dyn Registry>, options: Options) -> axum::Router {
-    let cors = options.enable_cors;
+    let cors = cors_layer(&options.cors_allowed_origins);
     let gateway = Arc::new(Gateway {
         client,
         routes: routes::Table::watch(Arc::clone(&registry)),
@@ -60,11 +60,44 @@ pub fn router(client: Client, registry: Arc<dyn Registry>, options: Options) -> 
         app = app.route("/rpc", post(rpc::rpc_endpoint));
     }
     let app = app.fallback(any(dispatch)).with_state(gateway);
-    if cors {
-        app.layer(tower_http::cors::CorsLayer::very_permissive())
-    } else {
-        app
+    match cors {
+        Some(cors) => app.layer(cors),
+        None => app,
     }
+}
+
+/// CORS for exactly these origins: none, no layer (no CORS headers); `*`, any origin without
+/// credentials; otherwise the listed origins, with credentials. A reflected origin is never
+/// granted credentials.
+fn cors_layer(origins: &[String]) -> Option<tower_http::cors::CorsLayer> {
+    use http::{header, Method};
+    use tower_http::cors::{AllowOrigin, CorsLayer};
+    if origins.is_empty() {
+        return None;
+    }
+    let layer = CorsLayer::new()
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+            Method::OPTIONS,
+        ])
+        .allow_headers([header::CONTENT_TYPE, header::AUTHORIZATION, header::ACCEPT])
+        .max_age(std::time::Duration::from_secs(3600));
+    if origins.iter().any(|o| o.trim() == "*") {
+        return Some(layer.allow_origin(AllowOrigin::any()));
+    }
+    let listed: Vec<http::HeaderValue> = origins
+        .iter()
+        .filter_map(|o| http::HeaderValue::from_str(o.trim().trim_end_matches('/')).ok())
+        .collect();
+    Some(
+        layer
+            .allow_origin(AllowOrigin::list(listed))
+            .allow_credentials(true),
+    )
 }
 
 async fn root() -> Response {

@@ -46,8 +46,10 @@ pub struct Options {
     pub handler: HandlerKind,
     /// Serve `POST /rpc` with `{service, endpoint, request, address?}`.
     pub enable_rpc: bool,
-    /// Answer CORS preflights and allow any origin (on by default).
-    pub enable_cors: bool,
+    /// Origins whose pages may call through the gateway (CORS), e.g. `https://app.example`;
+    /// empty (the default): no CORS headers at all. Listed origins may send credentials; `*`
+    /// allows any origin, without credentials.
+    pub cors_allowed_origins: Vec<String>,
     /// Largest request body in bytes (10 MiB by default); larger is 413 before reading it.
     pub max_body: usize,
     /// How long a request body may take to arrive in full; slower is 408.
@@ -60,7 +62,7 @@ impl Default for Options {
             namespace: "go.micro.api".into(),
             handler: HandlerKind::Meta,
             enable_rpc: false,
-            enable_cors: true,
+            cors_allowed_origins: Vec::new(),
             max_body: 10 << 20,
             body_timeout: micro::server::limits::DEFAULT_BODY_TIMEOUT,
         }

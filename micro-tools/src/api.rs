@@ -22,9 +22,15 @@ pub(crate) struct ApiArgs {
         env = "MICRO_API_ENABLE_RPC"
     )]
     pub enable_rpc: bool,
-    /// Answer CORS preflights and allow any origin.
-    #[arg(long = "enable_cors", alias = "enable-cors", env = "MICRO_API_ENABLE_CORS", default_value_t = true, action = clap::ArgAction::Set)]
-    pub enable_cors: bool,
+    /// Origins whose web pages may call through the gateway (CORS), comma-separated; none by
+    /// default (no CORS headers). `*` allows any origin, without credentials.
+    #[arg(
+        long = "cors_allowed_origins",
+        alias = "cors-allowed-origins",
+        env = "MICRO_API_CORS_ALLOWED_ORIGINS",
+        value_delimiter = ','
+    )]
+    pub cors_allowed_origins: Vec<String>,
     /// Largest request body, in bytes.
     #[arg(long = "max_body", alias = "max-body", env = "MICRO_API_MAX_BODY", default_value_t = 10 << 20)]
     pub max_body: usize,
@@ -65,7 +71,7 @@ pub(crate) async fn run(env: Env, args: &ApiArgs) -> Result<(), Failure> {
         namespace: args.namespace.clone(),
         handler,
         enable_rpc: args.enable_rpc,
-        enable_cors: args.enable_cors,
+        cors_allowed_origins: args.cors_allowed_origins.clone(),
         max_body: args.max_body,
         body_timeout: env.config.connection_limits.body_timeout,
     };

@@ -151,7 +151,13 @@ fn the_seed_example_and_the_rpc_handler() {
             ("MICRO_API_HANDLER", "rpc"),
             ("MICRO_API_NAMESPACE", "go.micro"),
         ],
-        &["--enable_rpc", "--max_body", "1000"],
+        &[
+            "--enable_rpc",
+            "--max_body",
+            "1000",
+            "--cors_allowed_origins",
+            "http://example.test",
+        ],
     );
     let (status, _, body) = curl(&[&format!(
         "http://{api2}/test/echo?message=123&count=5&tags=a&tags=b"
@@ -247,6 +253,24 @@ fn the_seed_example_and_the_rpc_handler() {
     assert_eq!(status, 200);
     assert!(
         headers.contains("access-control-allow-origin: http://example.test"),
+        "{headers}"
+    );
+    assert!(
+        headers.contains("access-control-allow-credentials: true"),
+        "{headers}"
+    );
+    // An origin not listed gets no grant.
+    let (_, headers, _) = curl(&[
+        "-X",
+        "OPTIONS",
+        "-H",
+        "Origin: http://evil.test",
+        "-H",
+        "Access-Control-Request-Method: POST",
+        &format!("http://{api2}/test/echo"),
+    ]);
+    assert!(
+        !headers.contains("access-control-allow-origin"),
         "{headers}"
     );
 
@@ -933,4 +957,56 @@ fn a_websocket_open_at_shutdown_is_told_and_the_gateway_still_exits() {
     let api = s._children.last_mut().unwrap();
     let exited = api.wait_for_exit(Duration::from_secs(30));
     assert!(exited.success(), "{exited:?}");
+}
+
+#[test]
+fn outside_callers_get_no_cors_grant_and_cannot_speak_for_a_service() {
+    let mut s = setup();
+    s.spawn("test-service", &[]);
+    s.wait_registered("go.micro.test");
+    let api = s.api(&[("MICRO_API_NAMESPACE", "go.micro")], &[]);
+
+    // No origins listed (the default): a credentialed cross-origin call gets no CORS grant.
+    for method in ["OPTIONS", "POST"] {
+        let (_, headers, _) = curl(&[
+            "-X",
+            method,
+            "-H",
+            "Origin: http://evil.test",
+            "-H",
+            "Access-Control-Request-Method: POST",
+            "-H",
+            "Cookie: session=secret",
+            "-d",
+            "{}",
+            &format!("http://{api}/test/echo"),
+        ]);
+        assert!(
+            !headers.contains("access-control-allow"),
+            "{method}: {headers}"
+        );
+    }
+
+    // The framework's own headers and cookies from outside do not reach the service.
+    let (status, _, body) = curl(&[
+        "-H",
+        "Micro-From-Service: go.micro.srv.admin",
+        "-H",
+        "Grpc-Timeout: 1n",
+        "-H",
+        "Cookie: session=secret",
+        "-H",
+        "X-Kept: yes",
+        "-d",
+        r#"{"message": "hi"}"#,
+        &format!("http://{api}/test/echo"),
+    ]);
+    assert_eq!(status, 200, "{body}");
+    let reply: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let metadata = reply["metadata"].as_object().cloned().unwrap_or_default();
+    println!("the service saw: {metadata:?}");
+    assert_eq!(metadata.get("x-kept").and_then(|v| v.as_str()), Some("yes"));
+    assert!(!body.contains("go.micro.srv.admin"), "{body}");
+    assert!(!body.contains("secret"), "{body}");
+    assert!(!metadata.contains_key("cookie"), "{metadata:?}");
 }
