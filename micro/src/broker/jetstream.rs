@@ -20,7 +20,7 @@
 //! The wire format is the NATS broker's (subject = topic, payload = body, headers as NATS
 //! headers), so a plain NATS publisher to a topic's subject is stored and delivered too.
 
-use super::nats::{backend, connect, parse_addresses};
+use super::nats::{backend, connect, metadata_of, nats_headers, parse_addresses};
 use super::{Broker, BrokerError, Event, Message, MessageHandler, SubscribeOptions, Subscription};
 use async_nats::jetstream::{self, consumer, stream, AckKind};
 use futures::{FutureExt, StreamExt};
@@ -61,27 +61,35 @@ impl std::fmt::Debug for JetStreamBroker {
     }
 }
 
-/// The stream that keeps `topic`.
-pub fn stream_name(topic: &str) -> String {
-    let body: String = topic
-        .chars()
-        .map(|c| match c {
-            '.' | '*' | '>' | ' ' | '\t' | '/' | '\\' => '_',
-            c => c,
-        })
-        .collect();
-    format!("MICRO_{body}")
-}
-
-/// The durable consumer name of a queue group.
-fn durable_name(queue: &str) -> String {
-    queue
-        .chars()
+/// `name` with the characters JetStream stream and consumer names cannot hold as `_`.
+fn jetstream_name(name: &str) -> String {
+    name.chars()
         .map(|c| match c {
             '.' | '*' | '>' | ' ' | '\t' | '/' | '\\' => '_',
             c => c,
         })
         .collect()
+}
+
+/// The stream that keeps `topic`.
+pub fn stream_name(topic: &str) -> String {
+    format!("MICRO_{}", jetstream_name(topic))
+}
+
+/// The stream that keeps `topic`: on disk, for a day.
+fn stream_config(topic: &str) -> stream::Config {
+    stream::Config {
+        name: stream_name(topic),
+        subjects: vec![topic.to_string()],
+        storage: stream::StorageType::File,
+        max_age: KEEP_FOR,
+        ..Default::default()
+    }
+}
+
+/// The durable consumer name of a queue group.
+fn durable_name(queue: &str) -> String {
+    jetstream_name(queue)
 }
 
 /// The topic dead letters of `topic` go to.
@@ -122,13 +130,7 @@ impl JetStreamBroker {
         let context = self.context().await?;
         let name = stream_name(topic);
         let stream = context
-            .get_or_create_stream(stream::Config {
-                name: name.clone(),
-                subjects: vec![topic.to_string()],
-                storage: stream::StorageType::File,
-                max_age: KEEP_FOR,
-                ..Default::default()
-            })
+            .get_or_create_stream(stream_config(topic))
             .await
             .map_err(|e| backend(format!("the stream {name} of {topic}: {e}")))?;
         // A stream of that name made for another topic (`a.b` and `a_b` share a name).
@@ -156,15 +158,6 @@ impl JetStreamBroker {
         }
         Ok(())
     }
-}
-
-/// `message`'s headers as NATS headers.
-fn nats_headers(message: &Message) -> async_nats::HeaderMap {
-    let mut headers = async_nats::HeaderMap::new();
-    for (k, v) in &message.header {
-        headers.insert(k.as_str(), v.as_str());
-    }
-    headers
 }
 
 /// Publishes to `topic`'s stream and waits until the server has stored the message.
@@ -336,16 +329,8 @@ async fn deliver(
     auto_ack: bool,
     first_redelivery: Duration,
 ) {
-    let mut header = crate::metadata::Metadata::new();
-    if let Some(h) = &msg.headers {
-        for (k, values) in h.iter() {
-            if let Some(v) = values.first() {
-                header.insert(k.to_string(), v.as_str().to_string());
-            }
-        }
-    }
     let message = Message {
-        header,
+        header: metadata_of(msg.headers.as_ref()),
         body: msg.payload.clone(),
     };
     let id = message.header(super::ID).unwrap_or("").to_string();
@@ -404,13 +389,7 @@ async fn store_dead_letter(
     message: &Message,
 ) -> Result<(), BrokerError> {
     context
-        .get_or_create_stream(stream::Config {
-            name: stream_name(topic),
-            subjects: vec![topic.to_string()],
-            storage: stream::StorageType::File,
-            max_age: KEEP_FOR,
-            ..Default::default()
-        })
+        .get_or_create_stream(stream_config(topic))
         .await
         .map_err(|e| backend(format!("the dead-letter stream of {topic}: {e}")))?;
     store(context, topic, message).await

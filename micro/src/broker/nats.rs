@@ -54,6 +54,26 @@ impl NatsBroker {
     }
 }
 
+/// `message`'s headers as NATS headers: the wire format both NATS brokers share.
+pub(super) fn nats_headers(message: &Message) -> async_nats::HeaderMap {
+    let mut headers = async_nats::HeaderMap::new();
+    for (k, v) in &message.header {
+        headers.insert(k.as_str(), v.as_str());
+    }
+    headers
+}
+
+/// A delivered message's NATS headers as its header map (the first value of each).
+pub(super) fn metadata_of(headers: Option<&async_nats::HeaderMap>) -> crate::metadata::Metadata {
+    let mut header = crate::metadata::Metadata::new();
+    for (k, values) in headers.into_iter().flat_map(|h| h.iter()) {
+        if let Some(v) = values.first() {
+            header.insert(k.to_string(), v.as_str().to_string());
+        }
+    }
+    header
+}
+
 /// `nats://` addresses from a comma-separated list (the scheme may be left out).
 pub(super) fn parse_addresses(address: &str) -> Vec<String> {
     address
@@ -102,12 +122,8 @@ impl Broker for NatsBroker {
 
     async fn publish(&self, topic: &str, message: Message) -> Result<(), BrokerError> {
         let client = self.client().await?;
-        let mut headers = async_nats::HeaderMap::new();
-        for (k, v) in &message.header {
-            headers.insert(k.as_str(), v.as_str());
-        }
         client
-            .publish_with_headers(topic.to_string(), headers, message.body)
+            .publish_with_headers(topic.to_string(), nats_headers(&message), message.body)
             .await
             .map_err(|e| backend(format!("publishing to {topic}: {e}")))?;
         // async-nats only queues the message; Ok must mean it left this process, so a program
@@ -169,16 +185,8 @@ impl Broker for NatsBroker {
                     }
                 };
                 let Some(msg) = next else { return };
-                let mut header = crate::metadata::Metadata::new();
-                if let Some(h) = &msg.headers {
-                    for (k, values) in h.iter() {
-                        if let Some(v) = values.first() {
-                            header.insert(k.to_string(), v.as_str().to_string());
-                        }
-                    }
-                }
                 let message = Message {
-                    header,
+                    header: metadata_of(msg.headers.as_ref()),
                     body: msg.payload,
                 };
                 let id = message.header(super::ID).unwrap_or("").to_string();
