@@ -127,18 +127,26 @@ impl Inner {
     ) -> Result<ForwardResponse, Error> {
         let received = Instant::now();
         let service = &target.service;
-        let deadline = micro::grpc_timeout::decode(request.headers())
-            .map_err(|raw| {
-                Error::bad_request(
-                    PROXY_ID,
-                    format!(
-                        "invalid grpc-timeout {raw:?} calling {service}.{}",
-                        target.endpoint
-                    ),
-                )
-            })?
-            .map(|t| received + t);
-        let (select_as, mut next) = self.nodes(service).await?;
+        let checked = match micro::grpc_timeout::decode(request.headers()) {
+            Ok(timeout) => self
+                .nodes(service)
+                .await
+                .map(|(select_as, next)| (timeout.map(|t| received + t), select_as, next)),
+            Err(raw) => Err(Error::bad_request(
+                PROXY_ID,
+                format!(
+                    "invalid grpc-timeout {raw:?} calling {service}.{}",
+                    target.endpoint
+                ),
+            )),
+        };
+        let (deadline, select_as, mut next) = match checked {
+            Ok(checked) => checked,
+            // Refused before the body is read: read it first, so the caller sees the status.
+            Err(err) => {
+                return Ok(micro::server::refuse(request, err.to_status().into_http()).await)
+            }
+        };
         let (parts, body) = request.into_parts();
         let replay = Replay::new(body, REPLAY_LIMIT);
         let attempt_timeout = self.client.attempt_timeout();

@@ -17,7 +17,7 @@ use futures::{FutureExt, StreamExt};
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 use tonic::codec::Streaming;
 use tonic::{Code, Status};
 
@@ -49,7 +49,7 @@ where
                 Route::Malformed(reason) => {
                     shared.stats.errors.fetch_add(1, Ordering::Relaxed);
                     let err = Error::bad_request(&service, reason);
-                    return refuse(req, err.to_status().into_http()).await;
+                    return super::refuse(req, err.to_status().into_http()).await;
                 }
             }
         }
@@ -73,7 +73,7 @@ where
         shared.stats.errors.fetch_add(1, Ordering::Relaxed);
         let mut rsp = err.to_status().into_http::<tonic::body::Body>();
         *rsp.status_mut() = http::StatusCode::UNSUPPORTED_MEDIA_TYPE;
-        return refuse(req, rsp).await;
+        return super::refuse(req, rsp).await;
     };
     let Some(endpoint) = endpoint.cloned() else {
         shared.stats.errors.fetch_add(1, Ordering::Relaxed);
@@ -81,7 +81,7 @@ where
             &service,
             format!("unknown endpoint {name} of service {service}"),
         );
-        return refuse(req, with_codec(err.to_status().into_http(), codec)).await;
+        return super::refuse(req, with_codec(err.to_status().into_http(), codec)).await;
     };
 
     let deadline = match crate::grpc_timeout::decode(req.headers()) {
@@ -92,7 +92,7 @@ where
                 &service,
                 format!("invalid grpc-timeout {raw:?} calling {name}"),
             );
-            return refuse(req, with_codec(err.to_status().into_http(), codec)).await;
+            return super::refuse(req, with_codec(err.to_status().into_http(), codec)).await;
         }
     };
     let ctx = Context {
@@ -146,25 +146,6 @@ impl Arrived {
             None => request.dispatch().await,
         }
     }
-}
-
-/// How much of a refused request's body is read before answering, and for how long.
-const DRAIN_LIMIT: usize = 64 << 10;
-const DRAIN_TIME: Duration = Duration::from_millis(250);
-
-/// Answers a request refused before its body was read, reading the body first (a little, for a
-/// short while): answering while the caller is still sending makes the server reset the
-/// stream, and some clients (curl among them) then drop the answer and report only an HTTP/2
-/// framing error instead of the precise status.
-async fn refuse<B>(req: http::Request<B>, rsp: Response) -> Response
-where
-    B: http_body::Body<Data = Bytes> + Send + 'static,
-    B::Error: Into<Box<dyn std::error::Error + Send + Sync>> + Send,
-{
-    use http_body_util::BodyExt;
-    let body = http_body_util::Limited::new(req.into_body(), DRAIN_LIMIT);
-    let _ = tokio::time::timeout(DRAIN_TIME, body.collect()).await;
-    rsp
 }
 
 /// Replies carry the request's codec in their content type.

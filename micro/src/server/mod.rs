@@ -13,6 +13,7 @@ mod guard;
 mod handler;
 pub mod limits;
 pub mod listener;
+mod refuse;
 pub(crate) mod register;
 mod reply_body;
 mod request;
@@ -24,6 +25,7 @@ pub mod tls;
 pub use handler::{Handler, HandlerEndpoint};
 pub use limits::ConnectionLimits;
 pub use listener::{Listener, Protocol};
+pub use refuse::refuse;
 pub use request::{Outcome, Reply, Request};
 
 /// The layers around every endpoint of a server.
