@@ -191,7 +191,7 @@ impl Inner {
                 sent: Instant::now(),
                 answered: false,
             };
-            let sent = self.client.send_http(&node.address, upstream);
+            let sent = self.client.send_http(&node, select_as, upstream);
             // The answer's headers within the call's deadline, or the client's attempt timeout
             // when that is shorter (a retry on another node then still fits).
             let bound = match (

@@ -6,6 +6,7 @@ use crate::broker::{self, Broker, BrokerError, HttpBroker};
 use crate::flags::Flags;
 use crate::registry::{self, Registry, RegistryError};
 use crate::server::ConnectionLimits;
+use crate::tls::{ClientTlsFiles, ServerTlsFiles};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -39,6 +40,10 @@ pub struct Config {
     /// `MICRO_SERVER_HEADER_TIMEOUT`, `MICRO_SERVER_IDLE_TIMEOUT`, `MICRO_SERVER_BODY_TIMEOUT`,
     /// `MICRO_SERVER_KEEPALIVE_INTERVAL` (0: no pings).
     pub connection_limits: ConnectionLimits,
+    /// `MICRO_SERVER_TLS_CERT`, `_KEY`, `_CLIENT_CA`: TLS, and mutual TLS, for the server.
+    pub server_tls: ServerTlsFiles,
+    /// `MICRO_CLIENT_TLS_CA`, `_CERT`, `_KEY`, `_SERVER_NAME`: TLS to `secure=true` nodes.
+    pub client_tls: ClientTlsFiles,
 }
 
 impl Default for Config {
@@ -56,6 +61,8 @@ impl Default for Config {
             metrics_address: None,
             otlp_endpoint: None,
             connection_limits: ConnectionLimits::default(),
+            server_tls: ServerTlsFiles::default(),
+            client_tls: ClientTlsFiles::default(),
         }
     }
 }
@@ -108,6 +115,7 @@ impl Config {
             }
             None => default,
         };
+        let path = |k: &str| get(k).map(std::path::PathBuf::from);
         let limits = self.connection_limits;
         let max_connections = match get("MICRO_SERVER_MAX_CONNECTIONS").map(|v| v.trim().parse()) {
             Some(Ok(n)) if n > 0 => n,
@@ -156,6 +164,17 @@ impl Config {
                 .or_else(|| get("OTEL_EXPORTER_OTLP_ENDPOINT"))
                 .or(self.otlp_endpoint),
             connection_limits,
+            server_tls: ServerTlsFiles {
+                cert: path("MICRO_SERVER_TLS_CERT").or(self.server_tls.cert),
+                key: path("MICRO_SERVER_TLS_KEY").or(self.server_tls.key),
+                client_ca: path("MICRO_SERVER_TLS_CLIENT_CA").or(self.server_tls.client_ca),
+            },
+            client_tls: ClientTlsFiles {
+                ca: path("MICRO_CLIENT_TLS_CA").or(self.client_tls.ca),
+                cert: path("MICRO_CLIENT_TLS_CERT").or(self.client_tls.cert),
+                key: path("MICRO_CLIENT_TLS_KEY").or(self.client_tls.key),
+                server_name: get("MICRO_CLIENT_TLS_SERVER_NAME").or(self.client_tls.server_name),
+            },
         }
     }
 
@@ -179,6 +198,15 @@ impl Config {
             metrics_address: self.metrics_address,
             otlp_endpoint: self.otlp_endpoint,
             connection_limits: self.connection_limits,
+            server_tls: ServerTlsFiles {
+                cert: flags.server_tls_cert.clone().or(self.server_tls.cert),
+                key: flags.server_tls_key.clone().or(self.server_tls.key),
+                client_ca: flags
+                    .server_tls_client_ca
+                    .clone()
+                    .or(self.server_tls.client_ca),
+            },
+            client_tls: self.client_tls,
         }
     }
 }

@@ -81,6 +81,24 @@ pub struct Flags {
         value_name = "SECONDS"
     )]
     pub register_interval: Option<u64>,
+    /// The certificate (PEM) to serve TLS with [env: MICRO_SERVER_TLS_CERT]
+    #[arg(
+        long = "server_tls_cert",
+        alias = "server-tls-cert",
+        value_name = "FILE"
+    )]
+    pub server_tls_cert: Option<std::path::PathBuf>,
+    /// Its private key (PEM) [env: MICRO_SERVER_TLS_KEY]
+    #[arg(long = "server_tls_key", alias = "server-tls-key", value_name = "FILE")]
+    pub server_tls_key: Option<std::path::PathBuf>,
+    /// Require client certificates signed by this CA (PEM): mutual TLS
+    /// [env: MICRO_SERVER_TLS_CLIENT_CA]
+    #[arg(
+        long = "server_tls_client_ca",
+        alias = "server-tls-client-ca",
+        value_name = "FILE"
+    )]
+    pub server_tls_client_ca: Option<std::path::PathBuf>,
 }
 
 /// A command line of these flags alone.

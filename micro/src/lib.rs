@@ -94,6 +94,7 @@ pub mod selector;
 pub mod server;
 pub mod service;
 pub mod streaming;
+pub mod tls;
 pub mod web;
 pub mod wrappers;
 

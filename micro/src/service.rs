@@ -209,7 +209,6 @@ pub struct ServiceBuilder {
     layers: Layers,
     layer_debug: bool,
     forward: Option<Arc<dyn crate::server::forward::Forward>>,
-    #[cfg(feature = "tls")]
     tls: Option<crate::server::tls::Tls>,
     subscriber_layers: SubscriberLayers,
     register_ttl: Option<Duration>,
@@ -322,7 +321,6 @@ impl ServiceBuilder {
     }
 
     /// Serves over TLS (h2 with this certificate) instead of h2c.
-    #[cfg(feature = "tls")]
     pub fn tls(mut self, tls: crate::server::tls::Tls) -> Self {
         self.tls = Some(tls);
         self
@@ -427,9 +425,12 @@ impl ServiceBuilder {
         let (mut layers, mut subscriber_layers) = (self.layers, self.subscriber_layers);
         telemetry.around_server(&mut layers);
         telemetry.around_subscribers(&mut subscriber_layers);
+        let client_tls = crate::client::ClientTls::from_files(&config.client_tls)
+            .map_err(|e| Error::bad_request(&name, format!("client TLS: {e}")))?;
         let client = self.client.unwrap_or_else(|| {
             telemetry
                 .around_client(Client::builder())
+                .tls(client_tls)
                 .registry(Arc::clone(&registry))
                 .broker(Arc::clone(&broker))
                 .from_service(name.clone())
@@ -464,8 +465,12 @@ impl ServiceBuilder {
         if let Some(forward) = self.forward {
             server.forward(forward);
         }
-        #[cfg(feature = "tls")]
-        if let Some(tls) = self.tls {
+        let tls = match self.tls {
+            Some(tls) => Some(tls),
+            None => crate::server::tls::Tls::from_files(&config.server_tls)
+                .map_err(|e| Error::bad_request(&name, format!("server TLS: {e}")))?,
+        };
+        if let Some(tls) = tls {
             server.tls(tls);
         }
         for handler in self.handlers {

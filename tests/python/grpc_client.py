@@ -1,6 +1,9 @@
 """A stock grpcio client for the integration tests.
 
-With MICRO_TEST_TLS_CA=ca.pem it connects over TLS, trusting that CA only.
+With MICRO_TEST_TLS_CA=ca.pem it connects over TLS, trusting that CA only; with
+MICRO_TEST_TLS_CERT and MICRO_TEST_TLS_KEY it presents that client certificate, and with
+MICRO_TEST_TLS_NAME it checks that the server's certificate names that host (by default, the
+address's host).
 
 Stubs are generated at run time by grpcio-tools from the repository's .proto files, exactly as a
 user of the service would make them.
@@ -46,9 +49,21 @@ def main():
     cmd, address = sys.argv[1], sys.argv[2]
     ca = os.environ.get("MICRO_TEST_TLS_CA")
     if ca:
-        # TLS, trusting only this CA (the server's certificate must name 127.0.0.1).
-        with open(ca, "rb") as f:
-            channel = grpc.secure_channel(address, grpc.ssl_channel_credentials(root_certificates=f.read()))
+        # TLS, trusting only this CA.
+        def read(variable):
+            path = os.environ.get(variable)
+            if not path:
+                return None
+            with open(path, "rb") as f:
+                return f.read()
+        credentials = grpc.ssl_channel_credentials(
+            root_certificates=read("MICRO_TEST_TLS_CA"),
+            private_key=read("MICRO_TEST_TLS_KEY"),
+            certificate_chain=read("MICRO_TEST_TLS_CERT"),
+        )
+        name = os.environ.get("MICRO_TEST_TLS_NAME")
+        options = [("grpc.ssl_target_name_override", name)] if name else []
+        channel = grpc.secure_channel(address, credentials, options=options)
     else:
         channel = grpc.insecure_channel(address)
     if cmd == "greet":

@@ -211,10 +211,19 @@ pub fn python() -> std::path::PathBuf {
 
 /// Runs `tests/python/grpc_client.py` with `args`; returns (success, stdout, stderr).
 pub fn python_client(args: &[&str]) -> (bool, String, String) {
+    python_client_with(args, &[])
+}
+
+/// [`python_client`] with these variables set (`MICRO_TEST_TLS_*`).
+pub fn python_client_with(
+    args: &[&str],
+    env: &[(&str, &std::path::Path)],
+) -> (bool, String, String) {
     let script = workspace_root().join("tests/python/grpc_client.py");
     let out = std::process::Command::new(python())
         .arg(script)
         .args(args)
+        .envs(env.iter().copied())
         .output()
         .expect("running the Python gRPC client");
     (
@@ -498,50 +507,79 @@ impl Drop for Etcd {
 /// A CA (`ca.pem`), a server certificate for 127.0.0.1 (`server.pem`, `server.key`) and a
 /// client certificate (`client.pem`, `client.key`) in `dir`, made with openssl.
 pub fn make_certificates(dir: &std::path::Path) {
-    let run = |args: &[&str]| {
-        let out = std::process::Command::new("openssl")
-            .current_dir(dir)
-            .args(args)
-            .output()
-            .unwrap_or_else(|e| panic!("openssl is needed: apt-get install -y openssl ({e})"));
-        assert!(
-            out.status.success(),
-            "openssl {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
+    let pki = Pki::new(dir, "ca");
+    pki.server("server", &["IP:127.0.0.1"]);
+    pki.client("client");
+}
+
+/// A certificate authority made with openssl in a directory: `NAME.pem` and `NAME.key`, and
+/// the certificates it signs beside them (EC P-256, valid two days).
+#[derive(Debug)]
+pub struct Pki {
+    dir: std::path::PathBuf,
+    name: String,
+}
+
+impl Pki {
+    /// A new CA called `name` in `dir`.
+    pub fn new(dir: &std::path::Path, name: &str) -> Pki {
+        let pki = Pki {
+            dir: dir.to_path_buf(),
+            name: name.to_string(),
+        };
+        pki.openssl(&[
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-keyout",
+            &format!("{name}.key"),
+            "-out",
+            &format!("{name}.pem"),
+            "-days",
+            "2",
+            "-subj",
+            &format!("/CN=micro-test-{name}"),
+        ]);
+        pki
+    }
+
+    /// The CA's certificate.
+    pub fn ca(&self) -> std::path::PathBuf {
+        self.dir.join(format!("{}.pem", self.name))
+    }
+
+    /// A server certificate `who.pem` (key `who.key`) naming `sans` (`DNS:x`, `IP:x`).
+    pub fn server(&self, who: &str, sans: &[&str]) -> (std::path::PathBuf, std::path::PathBuf) {
+        let ext = format!(
+            "subjectAltName={}\nextendedKeyUsage=serverAuth\n",
+            sans.join(",")
         );
-    };
-    std::fs::write(
-        dir.join("server.ext"),
-        "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n",
-    )
-    .unwrap();
-    std::fs::write(dir.join("client.ext"), "extendedKeyUsage=clientAuth\n").unwrap();
-    run(&[
-        "req",
-        "-x509",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-keyout",
-        "ca.key",
-        "-out",
-        "ca.pem",
-        "-days",
-        "2",
-        "-subj",
-        "/CN=micro-test-ca",
-    ]);
-    for who in ["server", "client"] {
-        let (key, csr, pem, ext) = (
+        self.issue(who, &ext)
+    }
+
+    /// A client certificate `who.pem` (key `who.key`).
+    pub fn client(&self, who: &str) -> (std::path::PathBuf, std::path::PathBuf) {
+        self.issue(who, "extendedKeyUsage=clientAuth\n")
+    }
+
+    fn issue(&self, who: &str, ext: &str) -> (std::path::PathBuf, std::path::PathBuf) {
+        let (key, csr, pem, extfile) = (
             format!("{who}.key"),
             format!("{who}.csr"),
             format!("{who}.pem"),
             format!("{who}.ext"),
         );
-        run(&[
+        std::fs::write(self.dir.join(&extfile), ext).unwrap();
+        self.openssl(&[
             "req",
             "-newkey",
-            "rsa:2048",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
             "-nodes",
             "-keyout",
             &key,
@@ -550,23 +588,38 @@ pub fn make_certificates(dir: &std::path::Path) {
             "-subj",
             &format!("/CN=micro-test-{who}"),
         ]);
-        run(&[
+        let (ca, ca_key) = (format!("{}.pem", self.name), format!("{}.key", self.name));
+        self.openssl(&[
             "x509",
             "-req",
             "-in",
             &csr,
             "-CA",
-            "ca.pem",
+            &ca,
             "-CAkey",
-            "ca.key",
+            &ca_key,
             "-CAcreateserial",
             "-out",
             &pem,
             "-days",
             "2",
             "-extfile",
-            &ext,
+            &extfile,
         ]);
+        (self.dir.join(pem), self.dir.join(key))
+    }
+
+    fn openssl(&self, args: &[&str]) {
+        let out = std::process::Command::new("openssl")
+            .current_dir(&self.dir)
+            .args(args)
+            .output()
+            .unwrap_or_else(|e| panic!("openssl is needed: apt-get install -y openssl ({e})"));
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 }
 

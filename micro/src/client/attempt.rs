@@ -215,7 +215,7 @@ impl Client {
             Payload::Call(body) => {
                 let path = grpc_path(service, endpoint);
                 let remaining = parts.timeout.unwrap_or(parts.call_timeout);
-                self.attempt(node, &path, parts.codec, body, remaining, metadata)
+                self.attempt(node, service, &path, parts.codec, body, remaining, metadata)
                     .await
                     .map(Answer::Call)
             }

@@ -3,7 +3,8 @@
 use super::attempt::{Answer, Attempt, ClientLayers, Wire};
 use super::via::Via;
 use super::{
-    pool::Pool, Client, Inner, DEFAULT_MAX_MESSAGE_SIZE, DEFAULT_RETRIES, DEFAULT_TIMEOUT,
+    pool::Pool, Client, ClientTls, Inner, DEFAULT_MAX_MESSAGE_SIZE, DEFAULT_RETRIES,
+    DEFAULT_TIMEOUT,
 };
 use crate::layer::StackLayer;
 use crate::registry::Registry;
@@ -25,6 +26,7 @@ pub struct ClientBuilder {
     proxy: Option<Option<Via>>,
     layers: ClientLayers,
     attempt_timeout: Option<Duration>,
+    tls: Option<ClientTls>,
 }
 
 impl ClientBuilder {
@@ -100,6 +102,12 @@ impl ClientBuilder {
         self
     }
 
+    /// TLS to secure nodes with these settings, instead of the `MICRO_CLIENT_TLS_*` variables.
+    pub fn tls(mut self, tls: ClientTls) -> Self {
+        self.tls = Some(tls);
+        self
+    }
+
     /// The client. Without a registry or selector it uses the shared in-process registry.
     pub fn build(self) -> Client {
         let registry = self.registry;
@@ -117,7 +125,10 @@ impl ClientBuilder {
         Client {
             inner: Arc::new_cyclic(|inner| Inner {
                 selector,
-                pool: Pool::default(),
+                pool: Pool::new(match self.tls {
+                    Some(tls) => Ok(tls),
+                    None => ClientTls::from_env().map_err(|e| e.to_string()),
+                }),
                 timeout: self.timeout.unwrap_or(DEFAULT_TIMEOUT),
                 retries: self.retries.unwrap_or(DEFAULT_RETRIES),
                 max_message_size: self.max_message_size.unwrap_or(DEFAULT_MAX_MESSAGE_SIZE),

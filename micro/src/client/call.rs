@@ -178,16 +178,19 @@ impl Client {
     }
 
     /// One attempt against one node.
+    #[allow(clippy::too_many_arguments)]
     pub(super) async fn attempt(
         &self,
         node: &Node,
+        service: &str,
         path: &http::uri::PathAndQuery,
         codec: Codec,
         body: Bytes,
         remaining: Duration,
         metadata: &Metadata,
     ) -> Result<Bytes, CallError> {
-        let (mut grpc, request) = self.prepare(node, body, Some(remaining), metadata, codec)?;
+        let (mut grpc, request) =
+            self.prepare(node, service, body, Some(remaining), metadata, codec)?;
         let call = async {
             grpc.ready()
                 .await

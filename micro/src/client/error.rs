@@ -62,6 +62,27 @@ impl CallError {
     }
 }
 
+/// The transport's message and each cause under it (a TLS failure is three levels down: "tcp
+/// connect error" alone would hide "invalid peer certificate: UnknownIssuer").
+fn transport_detail(status: &tonic::Status) -> String {
+    use std::error::Error as _;
+    let mut detail = status.message().to_string();
+    let mut source = status.source();
+    while let Some(e) = source {
+        let said = e.to_string();
+        if !said.is_empty() && !detail.contains(&said) {
+            detail.push_str(": ");
+            detail.push_str(&said);
+        }
+        source = e.source();
+    }
+    // rustls' words for a peer that answered a handshake with something else.
+    if detail.contains("InvalidContentType") {
+        detail.push_str(" (the node does not speak TLS)");
+    }
+    detail
+}
+
 /// A status made by the transport (it has an error source; a server's has none) means the node
 /// could not be reached, unless it is tonic's own deadline firing; anything else came from the
 /// node.
@@ -85,7 +106,7 @@ pub(super) fn classify(status: &tonic::Status) -> CallError {
         tonic::Code::Unavailable | tonic::Code::Unknown | tonic::Code::Cancelled
     );
     if from_transport && unreachable {
-        CallError::Connect(status.message().to_string())
+        CallError::Connect(transport_detail(status))
     } else {
         CallError::Call(Error::from_status(CLIENT_ID, status))
     }

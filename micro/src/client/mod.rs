@@ -25,6 +25,7 @@ mod probe;
 mod publish;
 mod retry;
 mod stream;
+mod tls;
 mod via;
 mod wire;
 
@@ -35,6 +36,7 @@ pub use builder::ClientBuilder;
 pub use error::CallError;
 pub use options::{CallOptions, DEFAULT_RETRIES, DEFAULT_TIMEOUT};
 pub use retry::should_retry;
+pub use tls::{ClientTls, SECURE};
 pub use via::{Via, PROXY_SERVICE};
 
 use crate::registry::Registry;
@@ -97,5 +99,15 @@ impl Client {
     /// The selector this client picks nodes with.
     pub fn selector(&self) -> &Arc<dyn Selector> {
         &self.inner.selector
+    }
+
+    /// The service whose certificate a node serving a call to `service` must show: the proxy
+    /// when calls go through one, else `service`.
+    pub(crate) fn identity_for<'a>(&'a self, service: &'a str) -> &'a str {
+        match &self.inner.proxy {
+            Some(Via::Service(proxy)) => proxy,
+            Some(Via::Address(_)) => PROXY_SERVICE,
+            None => service,
+        }
     }
 }

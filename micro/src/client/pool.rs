@@ -1,47 +1,90 @@
-//! One HTTP/2 connection per node, shared by every call to it.
+//! One HTTP/2 connection per node, shared by every call to it: plain text, or TLS to a node
+//! that registered `secure=true`.
 
+use super::tls::ClientTls;
 use crate::codec::Codec;
+use crate::registry::Node;
 use std::collections::HashMap;
 use std::sync::RwLock;
 use std::task::{Context, Poll};
 use std::time::Duration;
 use tonic::transport::{Channel, Endpoint};
 
-/// Channels by node address. A channel multiplexes calls over one connection and reconnects
-/// by itself after a failure.
-#[derive(Debug, Default)]
+/// Channels by node address; TLS ones also by the service whose certificate the node must
+/// show. A channel multiplexes calls over one connection and reconnects by itself after a
+/// failure.
+#[derive(Debug)]
 pub(crate) struct Pool {
-    channels: RwLock<HashMap<String, NodeChannel>>,
+    plain: RwLock<HashMap<String, NodeChannel>>,
+    secure: RwLock<HashMap<String, HashMap<String, NodeChannel>>>,
+    /// How to speak TLS, or why the client's TLS settings are unusable.
+    tls: Result<ClientTls, String>,
 }
 
 impl Pool {
-    /// The channel of `address`, made (without connecting yet) on first use.
-    pub(super) fn get(&self, address: &str) -> Result<NodeChannel, crate::Error> {
-        if let Some(ch) = self
-            .channels
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(address)
-        {
-            return Ok(ch.clone());
+    /// A pool speaking TLS with `tls` to secure nodes.
+    pub(super) fn new(tls: Result<ClientTls, String>) -> Pool {
+        Pool {
+            plain: Default::default(),
+            secure: Default::default(),
+            tls,
         }
-        let endpoint = Endpoint::from_shared(format!("http://{address}"))
-            .map_err(|e| {
-                crate::Error::bad_request(
-                    super::CLIENT_ID,
-                    format!("invalid node address {address:?}: {e}"),
-                )
-            })?
+    }
+
+    /// The channel to `node` of `service`, made (without connecting yet) on first use.
+    pub(super) fn get(&self, node: &Node, service: &str) -> Result<NodeChannel, crate::Error> {
+        let address = node.address.as_str();
+        // Unusable TLS settings fail every call, saying why, rather than go plain text.
+        let secure = self.tls.as_ref().map_or(true, |tls| tls.wanted_for(node));
+        let found = if secure {
+            let secure = self.secure.read().unwrap_or_else(|e| e.into_inner());
+            secure.get(address).and_then(|s| s.get(service)).cloned()
+        } else {
+            let plain = self.plain.read().unwrap_or_else(|e| e.into_inner());
+            plain.get(address).cloned()
+        };
+        if let Some(ch) = found {
+            return Ok(ch);
+        }
+        let scheme = if secure { "https" } else { "http" };
+        let invalid = |e: &dyn std::fmt::Display| {
+            crate::Error::bad_request(
+                super::CLIENT_ID,
+                format!("invalid node address {address:?}: {e}"),
+            )
+        };
+        let mut endpoint = Endpoint::from_shared(format!("{scheme}://{address}"))
+            .map_err(|e| invalid(&e))?
             .tcp_nodelay(true)
             .connect_timeout(Duration::from_secs(5));
-        let mut channels = self.channels.write().unwrap_or_else(|e| e.into_inner());
-        let ch = channels
-            .entry(address.to_string())
-            .or_insert_with(|| NodeChannel {
-                channel: endpoint.connect_lazy(),
-                codec: Codec::Proto,
-            });
-        Ok(ch.clone())
+        if secure {
+            let tls = self.tls.as_ref().map_err(|reason| {
+                crate::Error::bad_request(
+                    super::CLIENT_ID,
+                    format!("calling {service} at {address}: this client's TLS settings are unusable: {reason}"),
+                )
+            })?;
+            endpoint = endpoint
+                .tls_config(tls.for_service(service))
+                .map_err(|e| invalid(&e))?;
+        }
+        let made = NodeChannel {
+            channel: endpoint.connect_lazy(),
+            codec: Codec::Proto,
+        };
+        let ch = if secure {
+            let mut secure = self.secure.write().unwrap_or_else(|e| e.into_inner());
+            secure
+                .entry(address.to_string())
+                .or_default()
+                .entry(service.to_string())
+                .or_insert(made)
+                .clone()
+        } else {
+            let mut plain = self.plain.write().unwrap_or_else(|e| e.into_inner());
+            plain.entry(address.to_string()).or_insert(made).clone()
+        };
+        Ok(ch)
     }
 }
 

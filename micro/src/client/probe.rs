@@ -92,6 +92,7 @@ async fn probe_until_back(inner: Weak<Inner>, service: String, node: Node) {
         let answered = client
             .attempt(
                 &node,
+                &service,
                 &path,
                 Codec::Proto,
                 Bytes::new(),

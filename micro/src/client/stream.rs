@@ -148,7 +148,8 @@ impl Client {
         timeout: Option<std::time::Duration>,
         metadata: &crate::metadata::Metadata,
     ) -> Result<Frames, CallError> {
-        let (mut grpc, request) = self.prepare(node, requests, timeout, metadata, codec)?;
+        let (mut grpc, request) =
+            self.prepare(node, service, requests, timeout, metadata, codec)?;
         let path = grpc_path(service, endpoint);
         let opened = async {
             grpc.ready()

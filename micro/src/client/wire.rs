@@ -14,6 +14,7 @@ impl Client {
     pub(super) fn prepare<T>(
         &self,
         node: &Node,
+        service: &str,
         payload: T,
         timeout: Option<Duration>,
         metadata: &Metadata,
@@ -22,7 +23,7 @@ impl Client {
         let channel = self
             .inner
             .pool
-            .get(&node.address)
+            .get(node, self.identity_for(service))
             .map_err(CallError::Call)?
             .with_codec(codec);
         let grpc = tonic::client::Grpc::new(channel)
@@ -54,17 +55,18 @@ impl Client {
 }
 
 impl Client {
-    /// Sends a gRPC request as it is (headers, body frames, trailers: nothing decoded) to the
-    /// node at `address`, over the client's pooled connection to it, and returns the response
-    /// as it comes: what a proxy forwards with. An `Err` is a transport failure, before any
-    /// response.
+    /// Sends a gRPC request as it is (headers, body frames, trailers: nothing decoded) to
+    /// `node` of `service`, over the client's pooled connection to it (TLS when the node is
+    /// secure), and returns the response as it comes: what a proxy forwards with. An `Err` is
+    /// a transport failure, before any response.
     pub async fn send_http(
         &self,
-        address: &str,
+        node: &Node,
+        service: &str,
         request: http::Request<tonic::body::Body>,
     ) -> crate::Result<Result<http::Response<tonic::body::Body>, tonic::transport::Error>> {
         use tower::ServiceExt;
-        let channel = self.inner.pool.get(address)?;
+        let channel = self.inner.pool.get(node, service)?;
         Ok(channel.oneshot(request).await)
     }
 }

@@ -43,7 +43,6 @@ pub struct Listener {
     protocol: Protocol,
     limits: Arc<ConnectionLimits>,
     drain_timeout: Duration,
-    #[cfg(feature = "tls")]
     tls: Option<super::tls::Tls>,
     cut: CancellationToken,
 }
@@ -56,7 +55,6 @@ impl Listener {
             protocol,
             limits: Arc::new(ConnectionLimits::default()),
             drain_timeout: super::DEFAULT_DRAIN_TIMEOUT,
-            #[cfg(feature = "tls")]
             tls: None,
             cut: CancellationToken::new(),
         }
@@ -75,7 +73,6 @@ impl Listener {
     }
 
     /// Serves TLS with this certificate.
-    #[cfg(feature = "tls")]
     pub fn tls(mut self, tls: super::tls::Tls) -> Listener {
         self.tls = Some(tls);
         self
@@ -112,7 +109,6 @@ impl Listener {
             protocol,
             limits,
             drain_timeout,
-            #[cfg(feature = "tls")]
             tls,
             cut,
         } = self;
@@ -149,13 +145,10 @@ impl Listener {
                         cut: cut.clone(),
                     };
                     let service = make(peer);
-                    #[cfg(feature = "tls")]
                     let handle = match &tls {
                         None => connections.spawn(conn.serve(stream, service)),
                         Some(tls) => connections.spawn(conn.serve_tls(tls.acceptor.clone(), stream, service)),
                     };
-                    #[cfg(not(feature = "tls"))]
-                    let handle = connections.spawn(conn.serve(stream, service));
                     activities.insert(handle.id(), activity);
                 }
                 Some(ended) = connections.join_next_with_id(), if !connections.is_empty() => {
@@ -277,7 +270,6 @@ impl Held {
 
 impl Connection {
     /// Completes the TLS handshake (bounded), then serves.
-    #[cfg(feature = "tls")]
     async fn serve_tls<S, B>(
         self,
         acceptor: tokio_rustls::TlsAcceptor,
@@ -295,8 +287,16 @@ impl Connection {
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
         let peer = self.peer;
-        let handshake =
-            tokio::time::timeout(super::tls::HANDSHAKE_TIMEOUT, acceptor.accept(stream));
+        // A client speaking plain text to this port is answered, in its protocol, that the
+        // server speaks TLS only: a precise error for it instead of a dropped connection.
+        let opened = async {
+            let mut first = [0u8; 1];
+            match stream.peek(&mut first).await {
+                Ok(1) if first[0] != TLS_HANDSHAKE_RECORD => Err(stream),
+                _ => Ok(acceptor.accept(stream).await),
+            }
+        };
+        let handshake = tokio::time::timeout(super::tls::HANDSHAKE_TIMEOUT, opened);
         let limits = &self.limits;
         // A handshake is bounded by the header timeout too, and ends on eviction.
         let expired = self
@@ -304,8 +304,13 @@ impl Connection {
             .expired(limits.header_timeout, limits.idle_timeout);
         let stream = tokio::select! {
             done = handshake => match done {
-                Ok(Ok(stream)) => stream,
-                Ok(Err(e)) => return tracing::debug!(%peer, error = %e, "TLS handshake failed"),
+                Ok(Ok(Ok(stream))) => stream,
+                Ok(Ok(Err(e))) => return tracing::debug!(%peer, error = %e, "TLS handshake failed"),
+                Ok(Err(plain)) => {
+                    tracing::debug!(%peer, "plain text on the TLS port: answering that TLS is needed");
+                    let refused = tower::service_fn(plain_text_refused);
+                    return self.serve(plain, refused).await;
+                }
                 Err(_) => return tracing::debug!(%peer, "TLS handshake timed out"),
             },
             why = expired => return tracing::debug!(%peer, ?why, "closed during the TLS handshake"),
@@ -424,4 +429,35 @@ impl Connection {
 /// A `make` for [`Listener::serve`] that gives every connection the same service.
 pub fn same<S: Clone>(service: S) -> impl Fn(SocketAddr) -> S {
     move |_| service.clone()
+}
+
+/// The first byte of a TLS connection: a handshake record.
+const TLS_HANDSHAKE_RECORD: u8 = 0x16;
+
+/// Why a plain-text request to a TLS port gets no answer but this one.
+const TLS_ONLY: &str = "this server speaks TLS only, and the request came in plain text: connect over TLS (micro clients do so to nodes registered secure=true; other clients need TLS credentials or https)";
+
+/// The answer to every request on a plain-text connection to a TLS port: a gRPC status for
+/// gRPC calls, else 400 with the reason.
+async fn plain_text_refused(
+    req: http::Request<hyper::body::Incoming>,
+) -> Result<http::Response<tonic::body::Body>, std::convert::Infallible> {
+    let grpc = req
+        .headers()
+        .get(http::header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/grpc"));
+    let answer = if grpc {
+        tonic::Status::unavailable(TLS_ONLY).into_http()
+    } else {
+        let mut answer = http::Response::new(tonic::body::Body::new(http_body_util::Full::new(
+            bytes::Bytes::from_static(TLS_ONLY.as_bytes()),
+        )));
+        *answer.status_mut() = http::StatusCode::BAD_REQUEST;
+        answer.headers_mut().insert(
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_static("text/plain; charset=utf-8"),
+        );
+        answer
+    };
+    Ok(super::refuse(req, answer).await)
 }

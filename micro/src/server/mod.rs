@@ -19,7 +19,6 @@ mod reply_body;
 mod request;
 mod router;
 mod subscriber;
-#[cfg(feature = "tls")]
 pub mod tls;
 
 pub use handler::{Handler, HandlerEndpoint};
@@ -119,7 +118,6 @@ pub struct Server {
     layers: Layers,
     layer_debug: bool,
     forward: Option<Arc<dyn forward::Forward>>,
-    #[cfg(feature = "tls")]
     tls: Option<tls::Tls>,
     /// Subscriber endpoints to list in the registry (the broker delivers to them).
     subscribers: Vec<crate::registry::Endpoint>,
@@ -142,14 +140,12 @@ impl Server {
             layers: Layers::default(),
             layer_debug: false,
             forward: None,
-            #[cfg(feature = "tls")]
             tls: None,
             subscribers: Vec::new(),
         }
     }
 
     /// Serves over TLS with this certificate instead of h2c.
-    #[cfg(feature = "tls")]
     pub fn tls(&mut self, tls: tls::Tls) {
         self.tls = Some(tls);
     }
@@ -206,7 +202,6 @@ impl Server {
             layers,
             layer_debug,
             forward,
-            #[cfg(feature = "tls")]
             tls,
             ..
         } = self;
@@ -219,7 +214,7 @@ impl Server {
         let listener = Listener::new(tcp, Protocol::Http2)
             .limits(options.limits.clone())
             .drain_timeout(options.drain_timeout);
-        #[cfg(feature = "tls")]
+        let secure = tls.is_some();
         let listener = match tls {
             Some(tls) => listener.tls(tls),
             None => listener,
@@ -231,7 +226,7 @@ impl Server {
             .advertise
             .clone()
             .unwrap_or_else(|| advertise_address(local));
-        let registration = Registration::new(&options, &advertise, endpoints);
+        let registration = Registration::new(&options, &advertise, endpoints, secure);
         let shared = Arc::new(Shared {
             name: options.name.clone(),
             router,

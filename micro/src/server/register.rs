@@ -49,16 +49,26 @@ pub(crate) fn node(
 }
 
 impl Registration {
-    /// A server's registration: its one node at `address`, serving `endpoints` over gRPC.
-    pub(crate) fn new(options: &ServerOptions, address: &str, endpoints: Vec<Endpoint>) -> Self {
+    /// A server's registration: its one node at `address`, serving `endpoints` over gRPC, in
+    /// TLS when `secure` (its metadata says so, and clients then speak TLS to it).
+    pub(crate) fn new(
+        options: &ServerOptions,
+        address: &str,
+        endpoints: Vec<Endpoint>,
+        secure: bool,
+    ) -> Self {
         let registry = Arc::clone(&options.registry);
-        let node = node(
+        let mut node = node(
             &options.name,
             address,
             registry.name(),
             &options.broker,
             "grpc",
         );
+        if secure {
+            node.metadata
+                .insert(crate::client::SECURE.into(), "true".into());
+        }
         let service = Service {
             name: options.name.clone(),
             version: options.version.clone(),

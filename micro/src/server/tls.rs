@@ -1,8 +1,9 @@
-//! A server's TLS (rustls): the certificate and key it presents, read from PEM files, and the
-//! handshake of each connection before HTTP/2 starts on it.
+//! A server's TLS (rustls): the certificate and key it presents, read from PEM files, the
+//! client certificates it requires (mutual TLS), and the handshake of each connection before
+//! HTTP/2 starts on it.
 
-use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+pub use crate::tls::TlsError;
+use crate::tls::{read_certs, read_key, ServerTlsFiles};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,26 +12,11 @@ use tokio_rustls::rustls;
 /// How long a client has to finish its handshake; one that stalls holds nothing past it.
 pub(crate) const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Why TLS could not be set up.
-#[derive(Debug, thiserror::Error)]
-pub enum TlsError {
-    /// A file could not be read, or held no PEM of the kind wanted.
-    #[error("reading {path}: {reason}")]
-    Read {
-        /// The file.
-        path: String,
-        /// What went wrong.
-        reason: String,
-    },
-    /// rustls refused the pair.
-    #[error("the certificate and key do not fit: {0}")]
-    Config(String),
-}
-
 /// What a server presents over TLS.
 #[derive(Clone)]
 pub struct Tls {
     pub(crate) acceptor: tokio_rustls::TlsAcceptor,
+    mutual: bool,
 }
 
 impl std::fmt::Debug for Tls {
@@ -47,31 +33,74 @@ impl Tls {
         key_file: &Path,
         alpn: &[&[u8]],
     ) -> Result<Tls, TlsError> {
-        let read = |path: &Path, reason: String| TlsError::Read {
-            path: path.display().to_string(),
-            reason,
-        };
-        let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert_file)
-            .map_err(|e| read(cert_file, e.to_string()))?
-            .collect::<Result<_, _>>()
-            .map_err(|e| read(cert_file, e.to_string()))?;
-        if certs.is_empty() {
-            return Err(read(cert_file, "no certificate in it".into()));
+        Tls::build(cert_file, key_file, None, alpn)
+    }
+
+    /// As [`from_pem_files`](Self::from_pem_files), and every client must present a
+    /// certificate signed by a CA in `client_ca_file` (PEM), checked in the handshake.
+    pub fn mutual(
+        cert_file: &Path,
+        key_file: &Path,
+        client_ca_file: &Path,
+        alpn: &[&[u8]],
+    ) -> Result<Tls, TlsError> {
+        Tls::build(cert_file, key_file, Some(client_ca_file), alpn)
+    }
+
+    /// A gRPC server's TLS from its settings: `None` when no certificate is set.
+    pub fn from_files(files: &ServerTlsFiles) -> Result<Option<Tls>, TlsError> {
+        match (&files.cert, &files.key, &files.client_ca) {
+            (None, None, None) => Ok(None),
+            (Some(cert), Some(key), ca) => Tls::build(cert, key, ca.as_deref(), &[b"h2"]).map(Some),
+            _ => Err(TlsError::Incomplete(
+                "TLS needs both MICRO_SERVER_TLS_CERT and MICRO_SERVER_TLS_KEY (and MICRO_SERVER_TLS_CLIENT_CA only with them)".into(),
+            )),
         }
-        let key =
-            PrivateKeyDer::from_pem_file(key_file).map_err(|e| read(key_file, e.to_string()))?;
-        let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .map_err(|e| TlsError::Config(e.to_string()))?
-        .with_no_client_auth()
-        .with_single_cert(certs, key)
-        .map_err(|e| TlsError::Config(e.to_string()))?;
+    }
+
+    fn build(
+        cert_file: &Path,
+        key_file: &Path,
+        client_ca_file: Option<&Path>,
+        alpn: &[&[u8]],
+    ) -> Result<Tls, TlsError> {
+        let certs = read_certs(cert_file)?;
+        let key = read_key(key_file)?;
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let builder = rustls::ServerConfig::builder_with_provider(Arc::clone(&provider))
+            .with_safe_default_protocol_versions()
+            .map_err(|e| TlsError::Config(e.to_string()))?;
+        let builder = match client_ca_file {
+            None => builder.with_no_client_auth(),
+            Some(ca_file) => {
+                let mut roots = rustls::RootCertStore::empty();
+                for ca in read_certs(ca_file)? {
+                    roots.add(ca).map_err(|e| {
+                        TlsError::Config(format!("{}: not a usable CA: {e}", ca_file.display()))
+                    })?;
+                }
+                let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+                    Arc::new(roots),
+                    provider,
+                )
+                .build()
+                .map_err(|e| TlsError::Config(e.to_string()))?;
+                builder.with_client_cert_verifier(verifier)
+            }
+        };
+        let mut config = builder
+            .with_single_cert(certs, key)
+            .map_err(|e| TlsError::Config(format!("the certificate and key do not fit: {e}")))?;
         config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
         Ok(Tls {
             acceptor: tokio_rustls::TlsAcceptor::from(Arc::new(config)),
+            mutual: client_ca_file.is_some(),
         })
+    }
+
+    /// Whether clients must present a certificate.
+    pub fn is_mutual(&self) -> bool {
+        self.mutual
     }
 
     /// The acceptor, for servers of other protocols (the gateway's HTTP).
