@@ -65,6 +65,16 @@ fn registered_metadata(etcd: &Etcd) -> std::collections::BTreeMap<String, String
     }
 }
 
+/// The call succeeded and the greeter answered it.
+fn assert_greeted(out: &std::process::Output) {
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("Hello John"),
+        "{}",
+        text(&out.stdout)
+    );
+}
+
 #[test]
 fn services_and_tools_speak_tls_from_their_environment() {
     let etcd = Etcd::start();
@@ -101,22 +111,12 @@ fn services_and_tools_speak_tls_from_their_environment() {
     // Trusting the test CA by setting.
     let ca = pki.ca();
     let out = call(&etcd, &[("MICRO_CLIENT_TLS_CA", &ca)]);
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    assert!(
-        text(&out.stdout).contains("Hello John"),
-        "{}",
-        text(&out.stdout)
-    );
+    assert_greeted(&out);
 
     // No client setting at all: the registry says secure, the system's roots (here the test CA,
     // through SSL_CERT_FILE) vouch for the certificate.
     let out = call(&etcd, &[("SSL_CERT_FILE", &ca)]);
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    assert!(
-        text(&out.stdout).contains("Hello John"),
-        "{}",
-        text(&out.stdout)
-    );
+    assert_greeted(&out);
 
     // Roots that do not vouch for it: refused, and told why.
     let out = call(&etcd, &[("SSL_CERT_FILE", &other.ca())]);

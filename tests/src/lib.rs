@@ -165,17 +165,25 @@ impl TestHandler {
     }
 }
 
-/// Starts the test service on a free loopback port with `registry`.
-pub async fn start(
+/// The test service on a free loopback port with `registry`, to be built and started.
+pub fn builder(
     registry: Arc<dyn Registry>,
     handler: TestHandler,
-) -> micro::service::RunningService {
+) -> micro::service::ServiceBuilder {
     micro::Service::builder()
         .flags(micro::Flags::default())
         .name(SERVICE)
         .address("127.0.0.1:0")
         .registry(registry)
         .handler(handler)
+}
+
+/// Starts the test service on a free loopback port with `registry`.
+pub async fn start(
+    registry: Arc<dyn Registry>,
+    handler: TestHandler,
+) -> micro::service::RunningService {
+    builder(registry, handler)
         .build()
         .expect("building the test service")
         .start()
@@ -527,23 +535,7 @@ impl Pki {
             dir: dir.to_path_buf(),
             name: name.to_string(),
         };
-        pki.openssl(&[
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-            "-keyout",
-            &format!("{name}.key"),
-            "-out",
-            &format!("{name}.pem"),
-            "-days",
-            "2",
-            "-subj",
-            &format!("/CN=micro-test-{name}"),
-        ]);
+        pki.new_key(name, &format!("{name}.pem"), &["-x509", "-days", "2"]);
         pki
     }
 
@@ -566,6 +558,22 @@ impl Pki {
         self.issue(who, "extendedKeyUsage=clientAuth\n")
     }
 
+    /// A new P-256 key `who.key` and, in `out`, a request for `CN=micro-test-{who}` (or, with
+    /// `-x509` among `args`, a self-signed certificate).
+    fn new_key(&self, who: &str, out: &str, args: &[&str]) {
+        let (key, subject) = (format!("{who}.key"), format!("/CN=micro-test-{who}"));
+        let mut all = vec![
+            "req",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+        ];
+        all.extend_from_slice(&["-nodes", "-keyout", &key, "-out", out, "-subj", &subject]);
+        all.extend_from_slice(args);
+        self.openssl(&all);
+    }
+
     fn issue(&self, who: &str, ext: &str) -> (std::path::PathBuf, std::path::PathBuf) {
         let (key, csr, pem, extfile) = (
             format!("{who}.key"),
@@ -574,20 +582,7 @@ impl Pki {
             format!("{who}.ext"),
         );
         std::fs::write(self.dir.join(&extfile), ext).unwrap();
-        self.openssl(&[
-            "req",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-            "-keyout",
-            &key,
-            "-out",
-            &csr,
-            "-subj",
-            &format!("/CN=micro-test-{who}"),
-        ]);
+        self.new_key(who, &csr, &[]);
         let (ca, ca_key) = (format!("{}.pem", self.name), format!("{}.key", self.name));
         self.openssl(&[
             "x509",

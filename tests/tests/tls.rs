@@ -28,15 +28,11 @@ async fn serve(
     tls: Tls,
     instance: &str,
 ) -> micro::service::RunningService {
-    micro::Service::builder()
-        .flags(micro::Flags::default())
-        .name(SERVICE)
-        .address("127.0.0.1:0")
-        .registry(registry)
-        .handler(TestHandler {
-            instance: instance.into(),
-            ..Default::default()
-        })
+    let handler = TestHandler {
+        instance: instance.into(),
+        ..Default::default()
+    };
+    micro_tests::builder(registry, handler)
         .tls(tls)
         .build()
         .unwrap()
@@ -184,9 +180,20 @@ async fn mutual_tls_takes_only_clients_with_a_certificate_from_its_ca() {
             .await
             .unwrap_err();
         assert_eq!(err.code, 503, "{who}: {err}");
-        if who.starts_with("another") {
-            assert!(err.detail.contains("UnknownCA"), "{}", err.detail);
-        }
+        // In TLS 1.3 the client has finished its handshake before the server checks its
+        // certificate: the server's alert reaches the call only when hyper has not yet seen
+        // the connection end; otherwise it reports the connection closed or the pipe broken.
+        let alert = if who.starts_with("another") {
+            "UnknownCA"
+        } else {
+            "CertificateRequired"
+        };
+        let cut = ["connection closed", "broken pipe"];
+        assert!(
+            err.detail.contains(alert) || cut.iter().any(|c| err.detail.contains(c)),
+            "{who}: {}",
+            err.detail
+        );
     }
 
     // grpcio: with the client certificate it is served, without one it is not.
@@ -239,15 +246,11 @@ async fn an_impostor_node_without_the_services_certificate_receives_no_call() {
         "impostor",
     )
     .await;
-    let fake_plain = micro::Service::builder()
-        .flags(micro::Flags::default())
-        .name(SERVICE)
-        .address("127.0.0.1:0")
-        .registry(Arc::clone(&fakes))
-        .handler(TestHandler {
-            instance: "impostor".into(),
-            ..Default::default()
-        })
+    let impostor = TestHandler {
+        instance: "impostor".into(),
+        ..Default::default()
+    };
+    let fake_plain = micro_tests::builder(Arc::clone(&fakes), impostor)
         .build()
         .unwrap()
         .start()
