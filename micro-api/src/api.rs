@@ -1,7 +1,7 @@
 //! The api handler: the whole HTTP request as a `go.api.Request` ([`micro::api::Request`]), and
 //! the service's `go.api.Response` as the HTTP response.
 
-use crate::gateway::{call_options, content_type, read_body, Gateway, API_ID};
+use crate::gateway::{call_options, check_endpoint, content_type, read_body, Gateway, API_ID};
 use crate::{query, resolve};
 use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
@@ -48,6 +48,7 @@ pub(crate) async fn api(
         None => resolve::rpc_route(&path, &gw.options.namespace)
             .ok_or_else(|| Error::not_found(API_ID, "no service in the path"))?,
     };
+    check_endpoint(&gw.options, &route)?;
     let method = request.method().to_string();
     let url = request.uri().to_string();
     let query = request.uri().query().unwrap_or("").to_string();

@@ -2,7 +2,7 @@
 //! options an HTTP request makes, and errors and JSON as HTTP responses.
 
 use crate::options::Options;
-use crate::routes;
+use crate::{resolve, routes};
 use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
@@ -61,6 +61,34 @@ pub fn error_response(err: &Error) -> Response {
         body,
     )
         .into_response()
+}
+
+/// The registered versions of `service`: 404 when it has none, 503 when the registry fails.
+pub(crate) async fn lookup(
+    gw: &Gateway,
+    service: &str,
+) -> Result<Arc<Vec<micro::registry::Service>>, Error> {
+    gw.registry.get_service(service).await.map_err(|e| match e {
+        micro::registry::RegistryError::NotFound => {
+            Error::not_found(API_ID, format!("service {service} not found"))
+        }
+        e => Error::unavailable(API_ID, e.to_string()),
+    })
+}
+
+/// Refuses the framework's own `Debug.*` endpoints unless the gateway is told to route to them:
+/// they tell memory, request counts and logs, which are not for outside callers.
+pub(crate) fn check_endpoint(options: &Options, route: &resolve::Route) -> Result<(), Error> {
+    if !options.enable_debug && route.endpoint.starts_with("Debug.") {
+        return Err(Error::not_found(
+            API_ID,
+            format!(
+                "{} of {} is not served through the gateway",
+                route.endpoint, route.service
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Reads the body, refusing more than `max_body` bytes (by Content-Length first, without

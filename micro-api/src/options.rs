@@ -44,8 +44,14 @@ pub struct Options {
     pub namespace: String,
     /// The handler for resolved paths.
     pub handler: HandlerKind,
-    /// Serve `POST /rpc` with `{service, endpoint, request, address?}`.
+    /// Serve `POST /rpc` with `{service, endpoint, request, address?}`: calls to services
+    /// within `namespace`, at a node of the named service when `address` is given.
     pub enable_rpc: bool,
+    /// Let `POST /rpc` call services outside `namespace` too.
+    pub rpc_any_service: bool,
+    /// Route to the framework's own `Debug.*` endpoints (memory, request counts, logs); off
+    /// (the default), they are 404 from outside.
+    pub enable_debug: bool,
     /// Origins whose pages may call through the gateway (CORS), e.g. `https://app.example`;
     /// empty (the default): no CORS headers at all. Listed origins may send credentials; `*`
     /// allows any origin, without credentials.
@@ -62,6 +68,8 @@ impl Default for Options {
             namespace: "go.micro.api".into(),
             handler: HandlerKind::Meta,
             enable_rpc: false,
+            rpc_any_service: false,
+            enable_debug: false,
             cors_allowed_origins: Vec::new(),
             max_body: 10 << 20,
             body_timeout: micro::server::limits::DEFAULT_BODY_TIMEOUT,

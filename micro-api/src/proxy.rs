@@ -2,7 +2,7 @@
 //! `micro::web`). `http` forwards the path as it is; `web` strips the service segment, so
 //! `/greeter/call` reaches the greeter web service as `/call`.
 
-use crate::gateway::{read_body, Gateway, API_ID};
+use crate::gateway::{lookup, read_body, Gateway, API_ID};
 use crate::resolve;
 use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
@@ -31,19 +31,11 @@ pub(crate) async fn proxy(
     let path = request.uri().path().to_string();
     let service = resolve::service_of(&path, &gw.options.namespace)
         .ok_or_else(|| Error::not_found(API_ID, "no service in the path"))?;
-    let mut nodes: Vec<_> = match gw.registry.get_service(&service).await {
-        Ok(versions) => versions
-            .iter()
-            .flat_map(|v| v.nodes.iter().cloned())
-            .collect(),
-        Err(micro::registry::RegistryError::NotFound) => {
-            return Err(Error::not_found(
-                API_ID,
-                format!("service {service} not found"),
-            ))
-        }
-        Err(e) => return Err(Error::unavailable(API_ID, e.to_string())),
-    };
+    let mut nodes: Vec<_> = lookup(gw, &service)
+        .await?
+        .iter()
+        .flat_map(|v| v.nodes.iter().cloned())
+        .collect();
     nodes.shuffle(&mut rand::rng());
     let forwarded_path = if strip_service {
         let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();

@@ -3,7 +3,8 @@
 //! passes through; streaming endpoints go over a WebSocket. Also `POST /rpc`.
 
 use crate::gateway::{
-    call_options, content_type, error_response, json_response, read_body, Gateway, API_ID,
+    call_options, check_endpoint, content_type, error_response, json_response, lookup, read_body,
+    Gateway, API_ID,
 };
 use crate::{api, event, query, resolve, routes, websocket};
 use axum::extract::{Request, State};
@@ -83,6 +84,7 @@ async fn rpc(
             Vec::new(),
         ),
     };
+    check_endpoint(&gw.options, &route)?;
     let (parts, body) = if websocket::is_upgrade(request.headers()) {
         // A WebSocket upgrade has no body to read; the connection carries the messages.
         (request.into_parts().0, Bytes::new())
@@ -103,16 +105,7 @@ async fn rpc(
         return Ok(([(header::CONTENT_TYPE, Codec::Proto.content_type())], reply).into_response());
     }
 
-    let versions = gw
-        .registry
-        .get_service(&route.service)
-        .await
-        .map_err(|e| match e {
-            micro::registry::RegistryError::NotFound => {
-                Error::not_found(API_ID, format!("service {} not found", route.service))
-            }
-            e => Error::unavailable(API_ID, e.to_string()),
-        })?;
+    let versions = lookup(gw, &route.service).await?;
     let endpoint = versions
         .iter()
         .flat_map(|v| v.endpoints.iter())
@@ -188,8 +181,15 @@ pub(crate) async fn rpc_endpoint(State(gw): State<Arc<Gateway>>, request: Reques
             field("service").ok_or_else(|| Error::bad_request(API_ID, "missing \"service\""))?;
         let endpoint =
             field("endpoint").ok_or_else(|| Error::bad_request(API_ID, "missing \"endpoint\""))?;
+        let route = resolve::Route {
+            service: service.to_string(),
+            endpoint: endpoint.to_string(),
+        };
+        check_endpoint(&gw.options, &route)?;
+        check_namespace(&gw.options, service)?;
         let mut opts = call_options(&parts.headers);
         if let Some(address) = field("address") {
+            check_node(&gw, service, address).await?;
             opts = opts.address(address);
         }
         let request = match v.get("request") {
@@ -208,4 +208,37 @@ pub(crate) async fn rpc_endpoint(State(gw): State<Arc<Gateway>>, request: Reques
     }
     .await;
     result.unwrap_or_else(|e| error_response(&e))
+}
+
+/// `/rpc` calls services within the gateway's namespace only, unless told otherwise.
+fn check_namespace(options: &crate::Options, service: &str) -> Result<(), Error> {
+    let ns = options.namespace.as_str();
+    let within = ns.is_empty()
+        || service
+            .strip_prefix(ns)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('.'));
+    if within || options.rpc_any_service {
+        return Ok(());
+    }
+    Err(Error::forbidden(
+        API_ID,
+        format!("service {service} is outside the gateway's namespace {ns}"),
+    ))
+}
+
+/// An `address` given to `/rpc` must be a node of the service named: otherwise the gateway
+/// would connect wherever it is told, and its errors would say what listens there.
+async fn check_node(gw: &Gateway, service: &str, address: &str) -> Result<(), Error> {
+    if lookup(gw, service)
+        .await?
+        .iter()
+        .flat_map(|v| v.nodes.iter())
+        .any(|n| n.address == address)
+    {
+        return Ok(());
+    }
+    Err(Error::bad_request(
+        API_ID,
+        format!("address {address} is not a node of {service}"),
+    ))
 }

@@ -22,6 +22,20 @@ pub(crate) struct ApiArgs {
         env = "MICRO_API_ENABLE_RPC"
     )]
     pub enable_rpc: bool,
+    /// Let POST /rpc call services outside --namespace.
+    #[arg(
+        long = "rpc_any_service",
+        alias = "rpc-any-service",
+        env = "MICRO_API_RPC_ANY_SERVICE"
+    )]
+    pub rpc_any_service: bool,
+    /// Route to the framework's Debug.* endpoints (memory, request counts, logs); 404 otherwise.
+    #[arg(
+        long = "enable_debug",
+        alias = "enable-debug",
+        env = "MICRO_API_ENABLE_DEBUG"
+    )]
+    pub enable_debug: bool,
     /// Origins whose web pages may call through the gateway (CORS), comma-separated; none by
     /// default (no CORS headers). `*` allows any origin, without credentials.
     #[arg(
@@ -71,6 +85,8 @@ pub(crate) async fn run(env: Env, args: &ApiArgs) -> Result<(), Failure> {
         namespace: args.namespace.clone(),
         handler,
         enable_rpc: args.enable_rpc,
+        rpc_any_service: args.rpc_any_service,
+        enable_debug: args.enable_debug,
         cors_allowed_origins: args.cors_allowed_origins.clone(),
         max_body: args.max_body,
         body_timeout: env.config.connection_limits.body_timeout,

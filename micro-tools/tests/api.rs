@@ -60,18 +60,22 @@ impl Setup {
         address
     }
 
-    fn wait_registered(&self, service: &str) {
+    /// Waits for `service` to be in the registry; returns its registered versions.
+    fn wait_registered(&self, service: &str) -> Vec<micro::registry::Service> {
         let registry = micro::registry::EtcdRegistry::new([self.etcd.address()]);
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .unwrap();
         let deadline = Instant::now() + Duration::from_secs(20);
-        while rt
-            .block_on(micro::registry::Registry::get_service(&registry, service))
-            .is_err()
-        {
-            assert!(Instant::now() < deadline, "{service} never registered");
+        loop {
+            let found = rt.block_on(micro::registry::Registry::get_service(&registry, service));
+            match found {
+                Ok(versions) if versions.iter().any(|v| !v.nodes.is_empty()) => {
+                    return versions.to_vec()
+                }
+                _ => assert!(Instant::now() < deadline, "{service} never registered"),
+            }
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -171,20 +175,10 @@ fn the_seed_example_and_the_rpc_handler() {
     );
 
     // Errors, always micro's JSON.
-    let error = |args: &[&str]| {
-        let (status, headers, body) = curl(args);
-        assert!(
-            headers.contains("content-type: application/json"),
-            "{headers}"
-        );
-        let e: serde_json::Value =
-            serde_json::from_str(&body).unwrap_or_else(|_| panic!("not JSON: {body}"));
-        (status, e)
-    };
-    let (status, e) = error(&[&format!("http://{api2}/nobody/call")]);
+    let (status, e) = json_reply(&[&format!("http://{api2}/nobody/call")]);
     assert_eq!((status, e["code"].as_i64()), (404, Some(404)));
     assert_eq!(e["detail"], "service go.micro.nobody not found");
-    let (status, e) = error(&[&format!("http://{api2}/test/nope")]);
+    let (status, e) = json_reply(&[&format!("http://{api2}/test/nope")]);
     assert_eq!(
         (status, e["detail"].as_str()),
         (
@@ -192,7 +186,7 @@ fn the_seed_example_and_the_rpc_handler() {
             Some("unknown endpoint Test.Nope of service go.micro.test")
         )
     );
-    let (status, e) = error(&[
+    let (status, e) = json_reply(&[
         "-XPOST",
         "-d",
         r#"{"message": }"#,
@@ -204,9 +198,9 @@ fn the_seed_example_and_the_rpc_handler() {
         "invalid JSON: expected value at line 1 column 13"
     );
     let big = format!(r#"{{"message": "{}"}}"#, "x".repeat(2000));
-    let (status, e) = error(&["-XPOST", "-d", &big, &format!("http://{api2}/test/echo")]);
+    let (status, e) = json_reply(&["-XPOST", "-d", &big, &format!("http://{api2}/test/echo")]);
     assert_eq!((status, e["code"].as_i64()), (413, Some(413)));
-    let (status, e) = error(&[
+    let (status, e) = json_reply(&[
         "-XPOST",
         "-d",
         r#"{"code": 409, "detail": "exists"}"#,
@@ -228,7 +222,7 @@ fn the_seed_example_and_the_rpc_handler() {
         .output()
         .unwrap();
     assert!(out.status.success());
-    let (status, e) = error(&[&format!("http://{api2}/dead/call")]);
+    let (status, e) = json_reply(&[&format!("http://{api2}/dead/call")]);
     assert_eq!((status, e["code"].as_i64()), (503, Some(503)), "{e}");
 
     // /rpc.
@@ -275,13 +269,91 @@ fn the_seed_example_and_the_rpc_handler() {
     );
 
     // The deadline passing on the way: 504.
-    let (status, e) = error(&[
+    let (status, e) = json_reply(&[
         "-XPOST",
         "-d",
         r#"{"millis": 6000}"#,
         &format!("http://{api2}/test/sleep"),
     ]);
     assert_eq!((status, e["code"].as_i64()), (504, Some(408)), "{e}");
+}
+
+/// curl for a JSON reply (errors are always micro's JSON): (status, the JSON).
+fn json_reply(args: &[&str]) -> (u16, serde_json::Value) {
+    let (status, headers, body) = curl(args);
+    assert!(
+        headers.contains("content-type: application/json"),
+        "{headers}"
+    );
+    let json = serde_json::from_str(&body).unwrap_or_else(|_| panic!("not JSON: {body}"));
+    (status, json)
+}
+
+#[test]
+fn rpc_stays_within_its_namespace_and_debug_endpoints_are_not_served() {
+    let mut s = setup();
+    s.spawn("greeter", &[]);
+    let greeter = s.wait_registered("go.micro.srv.greeter");
+    let node = greeter[0].nodes[0].address.clone();
+    let api = s.api(
+        &[("MICRO_API_NAMESPACE", "go.micro.srv")],
+        &["--enable_rpc"],
+    );
+    let rpc = format!("http://{api}/rpc");
+    let post = |body: &str| json_reply(&["-XPOST", "-d", body, &rpc]);
+
+    // A node of the service named: served.
+    let (status, reply) = post(&format!(
+        r#"{{"service": "go.micro.srv.greeter", "endpoint": "Greeter.Call", "request": {{"name": "Rpc"}}, "address": "{node}"}}"#
+    ));
+    assert_eq!(
+        (status, reply),
+        (200, serde_json::json!({"msg": "Hello Rpc"}))
+    );
+
+    // Any other address (here etcd's) is refused before connecting, and the reply does not
+    // tell what listens there.
+    let etcd = s.etcd.address();
+    let etcd = etcd.trim_start_matches("http://");
+    let (status, e) = post(&format!(
+        r#"{{"service": "go.micro.srv.greeter", "endpoint": "Greeter.Call", "address": "{etcd}"}}"#
+    ));
+    assert_eq!(status, 400, "{e}");
+    assert_eq!(
+        e["detail"],
+        format!("address {etcd} is not a node of go.micro.srv.greeter")
+    );
+
+    // Outside the namespace: forbidden.
+    let (status, e) =
+        post(r#"{"service": "go.micro.config", "endpoint": "Config.Read", "request": {}}"#);
+    assert_eq!(status, 403, "{e}");
+    assert_eq!(
+        e["detail"],
+        "service go.micro.config is outside the gateway's namespace go.micro.srv"
+    );
+    // A name that only starts like the namespace is outside it too.
+    let (status, _) = post(r#"{"service": "go.micro.srvx", "endpoint": "X.Y"}"#);
+    assert_eq!(status, 403);
+
+    // Debug.* is not served, by path or through /rpc.
+    let (status, e) = json_reply(&[&format!("http://{api}/greeter/debug/stats")]);
+    assert_eq!(status, 404, "{e}");
+    assert_eq!(
+        e["detail"],
+        "Debug.Stats of go.micro.srv.greeter is not served through the gateway"
+    );
+    let (status, _) = post(r#"{"service": "go.micro.srv.greeter", "endpoint": "Debug.Health"}"#);
+    assert_eq!(status, 404);
+
+    // Unless asked for.
+    let open = s.api(
+        &[("MICRO_API_NAMESPACE", "go.micro.srv")],
+        &["--enable_debug"],
+    );
+    let (status, stats) = json_reply(&[&format!("http://{open}/greeter/debug/stats")]);
+    assert_eq!(status, 200, "{stats}");
+    assert!(stats.get("memory").is_some(), "{stats}");
 }
 
 #[test]
