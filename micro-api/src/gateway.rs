@@ -2,7 +2,7 @@
 //! options an HTTP request makes, and errors and JSON as HTTP responses.
 
 use crate::options::Options;
-use crate::{resolve, routes};
+use crate::routes;
 use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
@@ -78,14 +78,15 @@ pub(crate) async fn lookup(
 
 /// Refuses the framework's own `Debug.*` endpoints unless the gateway is told to route to them:
 /// they tell memory, request counts and logs, which are not for outside callers.
-pub(crate) fn check_endpoint(options: &Options, route: &resolve::Route) -> Result<(), Error> {
-    if !options.enable_debug && route.endpoint.starts_with("Debug.") {
+pub(crate) fn check_endpoint(
+    options: &Options,
+    service: &str,
+    endpoint: &str,
+) -> Result<(), Error> {
+    if !options.enable_debug && endpoint.starts_with("Debug.") {
         return Err(Error::not_found(
             API_ID,
-            format!(
-                "{} of {} is not served through the gateway",
-                route.endpoint, route.service
-            ),
+            format!("{endpoint} of {service} is not served through the gateway"),
         ));
     }
     Ok(())
