@@ -2,6 +2,7 @@
 //! the `MICRO_*` environment (and OpenTelemetry's `OTEL_EXPORTER_OTLP_*`), then the command
 //! line ([`Flags`]).
 
+use crate::auth::{AuthSettings, Token};
 use crate::broker::{self, Broker, BrokerError, HttpBroker};
 use crate::flags::Flags;
 use crate::registry::{self, Registry, RegistryError};
@@ -44,6 +45,9 @@ pub struct Config {
     pub server_tls: ServerTlsFiles,
     /// `MICRO_CLIENT_TLS_CA`, `_CERT`, `_KEY`, `_SERVER_NAME`: TLS to `secure=true` nodes.
     pub client_tls: ClientTlsFiles,
+    /// `MICRO_AUTH`, `MICRO_AUTH_PUBLIC_KEY`, `MICRO_AUTH_RULES`, `MICRO_AUTH_TOKEN`: tokens
+    /// checked by the service, and the token its client sends.
+    pub auth: AuthSettings,
 }
 
 impl Default for Config {
@@ -63,6 +67,7 @@ impl Default for Config {
             connection_limits: ConnectionLimits::default(),
             server_tls: ServerTlsFiles::default(),
             client_tls: ClientTlsFiles::default(),
+            auth: AuthSettings::default(),
         }
     }
 }
@@ -175,6 +180,12 @@ impl Config {
                 key: path("MICRO_CLIENT_TLS_KEY").or(self.client_tls.key),
                 server_name: get("MICRO_CLIENT_TLS_SERVER_NAME").or(self.client_tls.server_name),
             },
+            auth: AuthSettings {
+                kind: get("MICRO_AUTH").or(self.auth.kind),
+                public_key: get("MICRO_AUTH_PUBLIC_KEY").or(self.auth.public_key),
+                rules: path("MICRO_AUTH_RULES").or(self.auth.rules),
+                token: get("MICRO_AUTH_TOKEN").map(Token::new).or(self.auth.token),
+            },
         }
     }
 
@@ -207,6 +218,12 @@ impl Config {
                     .or(self.server_tls.client_ca),
             },
             client_tls: self.client_tls,
+            auth: AuthSettings {
+                kind: given(&flags.auth).or(self.auth.kind),
+                public_key: given(&flags.auth_public_key).or(self.auth.public_key),
+                rules: flags.auth_rules.clone().or(self.auth.rules),
+                token: self.auth.token,
+            },
         }
     }
 }

@@ -1,18 +1,34 @@
 //! The request context a handler receives: metadata, deadline, and who is calling what.
 
+use crate::auth::Account;
 use crate::metadata::{Metadata, FROM_SERVICE};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// What a handler knows about the call it is serving.
 ///
 /// Pass `CallOptions::from(&ctx)` to calls made while serving, so the caller's
-/// deadline and metadata travel on.
-#[derive(Debug, Clone, Default)]
+/// deadline and metadata travel on (`CallOptions::on_behalf_of(&ctx)` to pass its token on too).
+#[derive(Clone, Default)]
 pub struct Context {
     pub(crate) service: String,
     pub(crate) endpoint: String,
     pub(crate) metadata: Metadata,
     pub(crate) deadline: Option<Instant>,
+    pub(crate) account: Option<Arc<Account>>,
+}
+
+impl std::fmt::Debug for Context {
+    /// Every field, with secrets in the metadata (`authorization`, cookies) redacted.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Context")
+            .field("service", &self.service)
+            .field("endpoint", &self.endpoint)
+            .field("metadata", &crate::metadata::Redacted(&self.metadata))
+            .field("deadline", &self.deadline)
+            .field("account", &self.account)
+            .finish()
+    }
 }
 
 impl Context {
@@ -55,6 +71,12 @@ impl Context {
     /// The calling service, when the caller said (`micro-from-service`).
     pub fn from_service(&self) -> Option<&str> {
         self.metadata.get(FROM_SERVICE).map(String::as_str)
+    }
+
+    /// Who is calling, when the server checks tokens (its [`AuthLayer`](crate::wrappers::AuthLayer))
+    /// and the call carried a valid one.
+    pub fn account(&self) -> Option<&Account> {
+        self.account.as_deref()
     }
 
     /// When the caller stops waiting, from its `grpc-timeout`.

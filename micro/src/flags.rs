@@ -99,6 +99,19 @@ pub struct Flags {
         value_name = "FILE"
     )]
     pub server_tls_client_ca: Option<std::path::PathBuf>,
+    /// Check tokens on every call: jwt [env: MICRO_AUTH]
+    #[arg(long, value_name = "KIND")]
+    pub auth: Option<String>,
+    /// The public key (PEM) tokens are verified with [env: MICRO_AUTH_PUBLIC_KEY]
+    #[arg(
+        long = "auth_public_key",
+        alias = "auth-public-key",
+        value_name = "FILE"
+    )]
+    pub auth_public_key: Option<String>,
+    /// The rules (JSON): which endpoints need which scopes [env: MICRO_AUTH_RULES]
+    #[arg(long = "auth_rules", alias = "auth-rules", value_name = "FILE")]
+    pub auth_rules: Option<std::path::PathBuf>,
 }
 
 /// A command line of these flags alone.

@@ -77,6 +77,7 @@ extern crate self as micro;
 pub mod api {
     crate::include_proto!("go.api");
 }
+pub mod auth;
 pub mod broker;
 pub mod client;
 pub mod codec;

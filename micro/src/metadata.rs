@@ -26,6 +26,32 @@ pub(crate) fn header_list_size(headers: &http::HeaderMap) -> usize {
 /// Header carrying the calling service's name.
 pub const FROM_SERVICE: &str = "micro-from-service";
 
+/// Metadata whose value is a credential: never logged, never shown by `Debug`.
+pub fn is_secret(key: &str) -> bool {
+    [
+        "authorization",
+        "proxy-authorization",
+        "cookie",
+        "set-cookie",
+    ]
+    .iter()
+    .any(|k| key.eq_ignore_ascii_case(k))
+}
+
+/// `Debug` of metadata with the values of [secret](is_secret) keys redacted.
+pub struct Redacted<'a>(pub &'a Metadata);
+
+impl std::fmt::Debug for Redacted<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map()
+            .entries(self.0.iter().map(|(k, v)| {
+                let v: &dyn std::fmt::Debug = if is_secret(k) { &"<redacted>" } else { v };
+                (k, v)
+            }))
+            .finish()
+    }
+}
+
 /// Headers that belong to the protocol, not to the caller's metadata.
 fn is_reserved(key: &str) -> bool {
     key.starts_with("grpc-")
@@ -99,7 +125,7 @@ pub(crate) fn to_grpc(md: &Metadata, out: &mut tonic::metadata::MetadataMap) {
             tonic::metadata::MetadataValue::try_from(v.as_str()),
         ) {
             (Ok(k), Ok(mut v)) => {
-                if changes_every_call(k.as_str()) {
+                if changes_every_call(k.as_str()) || is_secret(k.as_str()) {
                     v.set_sensitive(true);
                 }
                 out.insert(k, v);

@@ -208,6 +208,7 @@ pub struct ServiceBuilder {
     subscribers: Vec<(String, Arc<dyn Subscriber>, SubscribeOptions)>,
     layers: Layers,
     layer_debug: bool,
+    auth: Option<Arc<crate::auth::Policy>>,
     forward: Option<Arc<dyn crate::server::forward::Forward>>,
     tls: Option<crate::server::tls::Tls>,
     subscriber_layers: SubscriberLayers,
@@ -333,6 +334,14 @@ impl ServiceBuilder {
         self
     }
 
+    /// Checks every call's token against `policy` (an [`AuthLayer`](crate::wrappers::AuthLayer)
+    /// outside the other layers, and around `Debug.*` too), instead of what `MICRO_AUTH`,
+    /// `MICRO_AUTH_PUBLIC_KEY` and `MICRO_AUTH_RULES` say.
+    pub fn auth(mut self, policy: Arc<crate::auth::Policy>) -> Self {
+        self.auth = Some(policy);
+        self
+    }
+
     /// Whether the layers also wrap `Debug.Health`, `Debug.Stats` and the gRPC health check
     /// (default: no, so health checks answer whatever the layers refuse).
     pub fn layer_debug_endpoints(mut self, on: bool) -> Self {
@@ -423,13 +432,30 @@ impl ServiceBuilder {
         };
         let telemetry = Telemetry::from_config(&config, &name)?;
         let (mut layers, mut subscriber_layers) = (self.layers, self.subscriber_layers);
+        let auth = match self.auth {
+            Some(policy) => Some(policy),
+            None => crate::auth::Policy::from_settings(&config.auth)
+                .map_err(|e| e.into_error(&name))?
+                .map(Arc::new),
+        };
+        let mut internal_layers = Layers::default();
+        if let Some(policy) = auth {
+            // Outside the other layers (a refused call costs them nothing), inside telemetry's
+            // (refusals are counted and traced).
+            layers.push_outermost(crate::wrappers::AuthLayer::new(Arc::clone(&policy)));
+            internal_layers.push(crate::wrappers::AuthLayer::new(policy));
+        }
         telemetry.around_server(&mut layers);
         telemetry.around_subscribers(&mut subscriber_layers);
         let client_tls = crate::client::ClientTls::from_files(&config.client_tls)
             .map_err(|e| Error::bad_request(&name, format!("client TLS: {e}")))?;
         let client = self.client.unwrap_or_else(|| {
+            let builder = match &config.auth.token {
+                Some(token) => Client::builder().token(token.clone()),
+                None => Client::builder(),
+            };
             telemetry
-                .around_client(Client::builder())
+                .around_client(builder)
                 .tls(client_tls)
                 .registry(Arc::clone(&registry))
                 .broker(Arc::clone(&broker))
@@ -462,6 +488,7 @@ impl ServiceBuilder {
         let mut server = Server::new(options);
         server.layers(layers);
         server.layer_debug_endpoints(self.layer_debug);
+        server.internal_layers(internal_layers);
         if let Some(forward) = self.forward {
             server.forward(forward);
         }

@@ -27,6 +27,8 @@ pub struct ClientBuilder {
     layers: ClientLayers,
     attempt_timeout: Option<Duration>,
     tls: Option<ClientTls>,
+    /// `Some(None)`: no token whatever `MICRO_AUTH_TOKEN` says; `None`: as it says.
+    token: Option<Option<crate::auth::Token>>,
 }
 
 impl ClientBuilder {
@@ -108,6 +110,18 @@ impl ClientBuilder {
         self
     }
 
+    /// Sends `token` with every call that carries none of its own (default: `MICRO_AUTH_TOKEN`).
+    pub fn token(mut self, token: crate::auth::Token) -> Self {
+        self.token = Some(Some(token));
+        self
+    }
+
+    /// Sends no token of its own, whatever `MICRO_AUTH_TOKEN` says.
+    pub fn no_token(mut self) -> Self {
+        self.token = Some(None);
+        self
+    }
+
     /// The client. Without a registry or selector it uses the shared in-process registry.
     pub fn build(self) -> Client {
         let registry = self.registry;
@@ -122,6 +136,18 @@ impl ClientBuilder {
             let _ = broker.set(b);
         }
         let layers = self.layers;
+        let token = self.token.unwrap_or_else(|| {
+            std::env::var("MICRO_AUTH_TOKEN")
+                .ok()
+                .filter(|t| !t.trim().is_empty())
+                .map(crate::auth::Token::new)
+        });
+        // Built once; sensitive, so neither HPACK's table nor `Debug` keeps it.
+        let authorization = token.and_then(|t| {
+            let mut value = tonic::metadata::AsciiMetadataValue::try_from(t.bearer()).ok()?;
+            value.set_sensitive(true);
+            Some(value)
+        });
         Client {
             inner: Arc::new_cyclic(|inner| Inner {
                 selector,
@@ -133,6 +159,7 @@ impl ClientBuilder {
                 retries: self.retries.unwrap_or(DEFAULT_RETRIES),
                 max_message_size: self.max_message_size.unwrap_or(DEFAULT_MAX_MESSAGE_SIZE),
                 from_service: self.from_service,
+                authorization,
                 proxy: self.proxy.unwrap_or_else(|| {
                     std::env::var("MICRO_PROXY")
                         .ok()

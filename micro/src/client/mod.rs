@@ -62,6 +62,8 @@ struct Inner {
     max_message_size: usize,
     /// The calling service's name, sent as `micro-from-service`.
     from_service: Option<String>,
+    /// `Bearer <token>` of the client's own token, sent with calls that carry none.
+    authorization: Option<tonic::metadata::AsciiMetadataValue>,
     /// The registry, for a default broker made on first publish.
     registry: Option<Arc<dyn Registry>>,
     broker: std::sync::OnceLock<Arc<dyn crate::broker::Broker>>,

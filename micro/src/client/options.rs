@@ -2,6 +2,7 @@
 //! chosen, and the wait between attempts.
 
 use super::Backoff;
+use crate::auth::{Token, AUTHORIZATION};
 use crate::context::Context;
 use crate::metadata::{Metadata, FROM_SERVICE};
 use crate::selector::{Filter, SelectOptions};
@@ -21,7 +22,7 @@ pub const DEFAULT_RETRIES: u32 = 1;
 ///     .retries(3)
 ///     .metadata("user", "john");
 /// ```
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct CallOptions {
     /// Overall time for the call, retries included (default 5 s).
     pub timeout: Option<Duration>,
@@ -40,7 +41,39 @@ pub struct CallOptions {
     pub attempt_timeout: Option<Duration>,
 }
 
+impl std::fmt::Debug for CallOptions {
+    /// Every field, with secrets in the metadata (a token) redacted.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CallOptions")
+            .field("timeout", &self.timeout)
+            .field("retries", &self.retries)
+            .field("address", &self.address)
+            .field("metadata", &crate::metadata::Redacted(&self.metadata))
+            .field("select", &self.select)
+            .field("backoff", &self.backoff.is_some())
+            .field("attempt_timeout", &self.attempt_timeout)
+            .finish()
+    }
+}
+
 impl CallOptions {
+    /// Options for a call made while serving `ctx` on the caller's behalf: as
+    /// [`From<&Context>`](#impl-From%3C%26Context%3E-for-CallOptions), and carrying the caller's
+    /// token, so the service called checks the caller's scopes rather than this service's.
+    pub fn on_behalf_of(ctx: &Context) -> Self {
+        let mut options = CallOptions::from(ctx);
+        if let Some(token) = ctx.metadata().get(AUTHORIZATION) {
+            options.metadata.insert(AUTHORIZATION.into(), token.clone());
+        }
+        options
+    }
+
+    /// Sending `token` (instead of the client's own, `MICRO_AUTH_TOKEN`).
+    pub fn token(mut self, token: &Token) -> Self {
+        self.metadata.insert(AUTHORIZATION.into(), token.bearer());
+        self
+    }
+
     /// With this overall timeout.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
@@ -86,10 +119,13 @@ impl CallOptions {
 
 impl From<&Context> for CallOptions {
     /// Options for calls made while serving `ctx`: the time left before its deadline, and its
-    /// metadata (less the caller's name: this service is the caller now).
+    /// metadata, less the caller's name and token: this service is the caller now, and calls
+    /// with its own token (`MICRO_AUTH_TOKEN`). To pass the caller's token on, use
+    /// [`CallOptions::on_behalf_of`].
     fn from(ctx: &Context) -> Self {
         let mut metadata = ctx.metadata().clone();
         metadata.remove(FROM_SERVICE);
+        metadata.remove(AUTHORIZATION);
         CallOptions {
             timeout: ctx.remaining(),
             metadata,

@@ -37,6 +37,13 @@ impl Client {
             );
         }
         crate::metadata::to_grpc(metadata, request.metadata_mut());
+        if let Some(token) = &self.inner.authorization {
+            if !metadata.contains_key(crate::auth::AUTHORIZATION) {
+                request
+                    .metadata_mut()
+                    .insert(crate::auth::AUTHORIZATION, token.clone());
+            }
+        }
         if let Some(from) = &self.inner.from_service {
             if let Ok(v) = from.parse() {
                 request.metadata_mut().insert(FROM_SERVICE, v);

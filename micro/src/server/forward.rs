@@ -136,6 +136,7 @@ pub(crate) async fn serve(
             endpoint: target.endpoint,
             metadata: crate::metadata::from_headers(request.headers()),
             deadline,
+            account: None,
         },
         peer,
         codec,

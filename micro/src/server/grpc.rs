@@ -100,6 +100,7 @@ where
         endpoint: name,
         metadata: crate::metadata::from_headers(req.headers()),
         deadline,
+        account: None,
     };
 
     let call = Arrived {

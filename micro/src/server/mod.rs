@@ -90,6 +90,8 @@ pub(crate) struct Shared {
     pub stack: Option<Stack>,
     /// Whether the layers also wrap `Debug.*` and the gRPC health check.
     pub layer_debug: bool,
+    /// The layers around `Debug.*` and the gRPC health check when the others are not (auth).
+    pub internal_stack: Option<Stack>,
     /// Takes the calls for other services, when this server is a proxy.
     pub forward: Option<Arc<dyn forward::Forward>>,
     /// How long a unary request may take to arrive.
@@ -102,9 +104,10 @@ pub(crate) struct Shared {
 impl Shared {
     /// The layer stack `endpoint` is served through; `None` to call it directly.
     pub(crate) fn stack_for(&self, endpoint: &HandlerEndpoint) -> Option<Stack> {
-        match &self.stack {
-            Some(_) if endpoint.internal && !self.layer_debug => None,
-            stack => stack.clone(),
+        if endpoint.internal && !self.layer_debug {
+            self.internal_stack.clone()
+        } else {
+            self.stack.clone()
         }
     }
 }
@@ -117,6 +120,7 @@ pub struct Server {
     stats: Arc<Stats>,
     layers: Layers,
     layer_debug: bool,
+    internal_layers: Layers,
     forward: Option<Arc<dyn forward::Forward>>,
     tls: Option<tls::Tls>,
     /// Subscriber endpoints to list in the registry (the broker delivers to them).
@@ -139,6 +143,7 @@ impl Server {
             stats,
             layers: Layers::default(),
             layer_debug: false,
+            internal_layers: Layers::default(),
             forward: None,
             tls: None,
             subscribers: Vec::new(),
@@ -165,6 +170,13 @@ impl Server {
     /// (off: health checks pass whatever the layers would refuse).
     pub fn layer_debug_endpoints(&mut self, on: bool) {
         self.layer_debug = on;
+    }
+
+    /// Serves `Debug.Health`, `Debug.Stats` and the gRPC health check through these layers
+    /// when the others do not wrap them ([`layer_debug_endpoints`](Self::layer_debug_endpoints)
+    /// off): the auth layer, so that its rules decide who may read them too.
+    pub fn internal_layers(&mut self, layers: Layers) {
+        self.internal_layers = layers;
     }
 
     /// Lists a subscriber endpoint in the registry record.
@@ -201,6 +213,7 @@ impl Server {
             stats,
             layers,
             layer_debug,
+            internal_layers,
             forward,
             tls,
             ..
@@ -235,6 +248,8 @@ impl Server {
             stack: (!layers.is_empty())
                 .then(|| layers.around(tower::service_fn(Request::dispatch))),
             layer_debug,
+            internal_stack: (!internal_layers.is_empty())
+                .then(|| internal_layers.around(tower::service_fn(Request::dispatch))),
             forward,
             body_timeout: options.limits.body_timeout,
             cut: listener.cut_signal(),

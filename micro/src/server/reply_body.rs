@@ -190,6 +190,7 @@ mod tests {
             stats: Default::default(),
             stack: None,
             layer_debug: false,
+            internal_stack: None,
             forward: None,
             body_timeout: std::time::Duration::from_secs(60),
             cut: Default::default(),

@@ -2,6 +2,7 @@
 //! give [`ServiceBuilder::layer`](crate::service::ServiceBuilder::layer) or
 //! [`ClientBuilder::layer`](crate::client::ClientBuilder::layer).
 //!
+//! - [`auth`]: tokens and rules checked on every call to a server.
 //! - [`breaker`]: a circuit breaker per node and endpoint, for clients.
 //! - [`rate_limit`]: requests per second per service or endpoint, for servers and clients.
 //! - `metrics` (cargo feature `metrics`, on by default): Prometheus counts, durations and
@@ -9,6 +10,7 @@
 //! - `trace` (cargo feature `trace`, on by default): OpenTelemetry spans for the same, with W3C
 //!   trace context in metadata, exported over OTLP.
 
+pub mod auth;
 pub mod breaker;
 #[cfg(feature = "metrics")]
 pub mod metrics;
@@ -23,5 +25,6 @@ pub mod trace;
 pub use observed::Observed;
 pub use telemetry::{Telemetry, TRACE_FLUSH_LIMIT};
 
+pub use auth::AuthLayer;
 pub use breaker::CircuitBreakerLayer;
 pub use rate_limit::RateLimitLayer;
