@@ -48,7 +48,12 @@ pub(crate) async fn api(
         None => resolve::rpc_route(&path, &gw.options.namespace)
             .ok_or_else(|| Error::not_found(API_ID, "no service in the path"))?,
     };
-    check_endpoint(&gw.options, &route.service, &route.endpoint)?;
+    check_endpoint(
+        &gw.options,
+        request.headers(),
+        &route.service,
+        &route.endpoint,
+    )?;
     let method = request.method().to_string();
     let url = request.uri().to_string();
     let query = request.uri().query().unwrap_or("").to_string();

@@ -1,6 +1,6 @@
 //! The event handler: an HTTP request published as a `go.api.Event`.
 
-use crate::gateway::{read_body, Gateway, API_ID};
+use crate::gateway::{check_endpoint, read_body, Gateway, API_ID};
 use crate::resolve;
 use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
@@ -22,9 +22,14 @@ pub(crate) async fn event(gw: &Gateway, request: Request) -> Result<Response, Er
         .nth(1)
         .unwrap_or("")
         .to_string();
+    check_endpoint(&gw.options, request.headers(), &topic, &name)?;
     let (parts, body) = read_body(request, &gw.options).await?;
     let mut header = serde_json::Map::new();
+    // Every header but credentials: subscribers are not the caller's to authenticate to.
     for (k, v) in &parts.headers {
+        if micro::metadata::is_secret(k.as_str()) {
+            continue;
+        }
         if let Ok(v) = v.to_str() {
             header.insert(k.as_str().to_string(), serde_json::json!([v]));
         }

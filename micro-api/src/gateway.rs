@@ -76,10 +76,14 @@ pub(crate) async fn lookup(
     })
 }
 
-/// Refuses the framework's own `Debug.*` endpoints unless the gateway is told to route to them:
-/// they tell memory, request counts and logs, which are not for outside callers.
+/// Whether a request with these headers may reach `endpoint` of `service` through the gateway.
+/// The framework's own `Debug.*` endpoints are refused unless the gateway is told to route to
+/// them: they tell memory, request counts and logs, which are not for outside callers. With
+/// auth at the edge, the caller's token is checked against the rules here, so a caller without
+/// one never reaches a service.
 pub(crate) fn check_endpoint(
     options: &Options,
+    headers: &HeaderMap,
     service: &str,
     endpoint: &str,
 ) -> Result<(), Error> {
@@ -88,6 +92,15 @@ pub(crate) fn check_endpoint(
             API_ID,
             format!("{endpoint} of {service} is not served through the gateway"),
         ));
+    }
+    if let Some(policy) = &options.auth {
+        // A header that is not text is no token: refused as malformed, not as missing.
+        let authorization = headers
+            .get(header::AUTHORIZATION)
+            .map(|v| v.to_str().unwrap_or(""));
+        policy
+            .check(service, endpoint, authorization)
+            .map_err(|e| e.into_error(API_ID))?;
     }
     Ok(())
 }

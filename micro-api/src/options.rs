@@ -60,6 +60,12 @@ pub struct Options {
     pub max_body: usize,
     /// How long a request body may take to arrive in full; slower is 408.
     pub body_timeout: std::time::Duration,
+    /// Tokens checked at the edge (`--auth`), before any call: the caller's `Authorization:
+    /// Bearer` against the rules, 401 or 403 otherwise. A call is checked as its service and
+    /// endpoint, a request the http or web handler forwards as its service and path, an event
+    /// as its topic and name. Off (`None`, the default), the caller's `Authorization` is passed
+    /// on for the services to check.
+    pub auth: Option<std::sync::Arc<micro::auth::Policy>>,
 }
 
 impl Default for Options {
@@ -73,6 +79,7 @@ impl Default for Options {
             cors_allowed_origins: Vec::new(),
             max_body: 10 << 20,
             body_timeout: micro::server::limits::DEFAULT_BODY_TIMEOUT,
+            auth: None,
         }
     }
 }

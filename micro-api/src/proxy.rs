@@ -2,7 +2,7 @@
 //! `micro::web`). `http` forwards the path as it is; `web` strips the service segment, so
 //! `/greeter/call` reaches the greeter web service as `/call`.
 
-use crate::gateway::{lookup, read_body, Gateway, API_ID};
+use crate::gateway::{check_endpoint, lookup, read_body, Gateway, API_ID};
 use crate::resolve;
 use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
@@ -31,6 +31,7 @@ pub(crate) async fn proxy(
     let path = request.uri().path().to_string();
     let service = resolve::service_of(&path, &gw.options.namespace)
         .ok_or_else(|| Error::not_found(API_ID, "no service in the path"))?;
+    check_endpoint(&gw.options, request.headers(), &service, &path)?;
     let mut nodes: Vec<_> = lookup(gw, &service)
         .await?
         .iter()

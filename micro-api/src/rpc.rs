@@ -84,7 +84,12 @@ async fn rpc(
             Vec::new(),
         ),
     };
-    check_endpoint(&gw.options, &route.service, &route.endpoint)?;
+    check_endpoint(
+        &gw.options,
+        request.headers(),
+        &route.service,
+        &route.endpoint,
+    )?;
     let (parts, body) = if websocket::is_upgrade(request.headers()) {
         // A WebSocket upgrade has no body to read; the connection carries the messages.
         (request.into_parts().0, Bytes::new())
@@ -181,7 +186,7 @@ pub(crate) async fn rpc_endpoint(State(gw): State<Arc<Gateway>>, request: Reques
             field("service").ok_or_else(|| Error::bad_request(API_ID, "missing \"service\""))?;
         let endpoint =
             field("endpoint").ok_or_else(|| Error::bad_request(API_ID, "missing \"endpoint\""))?;
-        check_endpoint(&gw.options, service, endpoint)?;
+        check_endpoint(&gw.options, &parts.headers, service, endpoint)?;
         check_namespace(&gw.options, service)?;
         let mut opts = call_options(&parts.headers);
         if let Some(address) = field("address") {

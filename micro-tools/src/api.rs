@@ -65,6 +65,8 @@ pub(crate) struct ApiArgs {
         env = "MICRO_TLS_KEY_FILE"
     )]
     pub tls_key_file: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    pub auth: crate::auth::EdgeAuthArgs,
 }
 
 /// `micro api`: serves the gateway until SIGINT or SIGTERM.
@@ -90,8 +92,10 @@ pub(crate) async fn run(env: Env, args: &ApiArgs) -> Result<(), Failure> {
         cors_allowed_origins: args.cors_allowed_origins.clone(),
         max_body: args.max_body,
         body_timeout: env.config.connection_limits.body_timeout,
+        auth: args.auth.policy()?,
     };
-    let app = micro_api::router(env.client.clone(), env.registry.clone(), options);
+    // Calls carry the caller's token or none: never one of the gateway's own.
+    let app = micro_api::router(env.edge_client(), env.registry.clone(), options);
     let listener = micro_api::listener(tcp).limits(env.config.connection_limits.clone());
     let listener = if args.enable_tls {
         let (Some(cert), Some(key)) = (&args.tls_cert_file, &args.tls_key_file) else {

@@ -1,6 +1,7 @@
 //! `micro`: the command line of Micro for Rust. Each command is a thin layer over the library.
 
 mod api;
+mod auth;
 mod cli;
 mod failure;
 mod new;

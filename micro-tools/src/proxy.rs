@@ -30,6 +30,8 @@ pub(crate) struct ProxyArgs {
         env = "MICRO_TLS_KEY_FILE"
     )]
     pub tls_key_file: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    pub auth: crate::auth::EdgeAuthArgs,
 }
 
 /// `micro proxy`: forwards calls until SIGINT or SIGTERM.
@@ -44,13 +46,18 @@ pub(crate) async fn run(env: Env, args: &ProxyArgs) -> Result<(), Failure> {
             eprintln!("micro proxy: MICRO_PROXY={via} is ignored: the proxy calls nodes itself");
         }
     }
+    // Calls carry the caller's token or none: never one of the proxy's own.
     let client = micro::Client::builder()
         .registry(env.registry.clone())
         .no_proxy()
+        .no_token()
         .build();
     let backend = micro_proxy::Backend::parse(args.endpoint.as_deref().unwrap_or(""));
     let proxy = micro_proxy::Proxy::new(client.clone(), backend);
     let mut builder = micro::Service::builder();
+    if let Some(policy) = args.auth.policy()? {
+        builder = builder.auth(policy);
+    }
     if args.enable_tls {
         let (Some(cert), Some(key)) = (&args.tls_cert_file, &args.tls_key_file) else {
             return Err(Failure::usage(

@@ -51,6 +51,7 @@ impl TestHandler {
             payload_len: req.payload.len() as i64,
             metadata: ctx.metadata().clone().into_iter().collect(),
             count: req.count,
+            subject: ctx.account().map(|a| a.subject.clone()).unwrap_or_default(),
         })
     }
 
@@ -239,6 +240,77 @@ pub fn python_client_with(
         String::from_utf8_lossy(&out.stdout).trim().to_string(),
         String::from_utf8_lossy(&out.stderr).trim().to_string(),
     )
+}
+
+/// An ES256 key pair made with openssl in `dir` (`NAME.key`, PKCS#8, and `NAME.pub`), as a
+/// user might make one without `micro auth keys`.
+#[derive(Debug)]
+pub struct AuthKeys {
+    /// The private key (PEM).
+    pub private: std::path::PathBuf,
+    /// The public key (PEM).
+    pub public: std::path::PathBuf,
+}
+
+impl AuthKeys {
+    /// A new pair named `name` in `dir`.
+    pub fn new(dir: &std::path::Path, name: &str) -> AuthKeys {
+        let private = dir.join(format!("{name}.key"));
+        let public = dir.join(format!("{name}.pub"));
+        let openssl = |args: &[&std::ffi::OsStr]| {
+            let out = std::process::Command::new("openssl")
+                .args(args)
+                .output()
+                .unwrap_or_else(|e| panic!("openssl is needed: apt-get install -y openssl ({e})"));
+            assert!(
+                out.status.success(),
+                "openssl {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+        openssl(&[
+            "genpkey".as_ref(),
+            "-algorithm".as_ref(),
+            "EC".as_ref(),
+            "-pkeyopt".as_ref(),
+            "ec_paramgen_curve:P-256".as_ref(),
+            "-out".as_ref(),
+            private.as_os_str(),
+        ]);
+        openssl(&[
+            "pkey".as_ref(),
+            "-in".as_ref(),
+            private.as_os_str(),
+            "-pubout".as_ref(),
+            "-out".as_ref(),
+            public.as_os_str(),
+        ]);
+        AuthKeys { private, public }
+    }
+}
+
+/// Tokens for `subject` minted by PyJWT (`tests/python/tokens.py`) with `keys`, and forgeries:
+/// `right` (with `scope`), `other_scope`, `expired`, `altered`, `other_key` (signed by
+/// `other`), `none`, `hs256`.
+pub fn pyjwt_tokens(
+    keys: &AuthKeys,
+    other: &AuthKeys,
+    subject: &str,
+    scope: &str,
+) -> std::collections::HashMap<String, String> {
+    let script = workspace_root().join("tests/python/tokens.py");
+    let out = std::process::Command::new(python())
+        .arg(script)
+        .args([&keys.private, &other.private, &keys.public])
+        .args([subject, scope])
+        .output()
+        .expect("running tests/python/tokens.py");
+    assert!(
+        out.status.success(),
+        "tokens.py (PyJWT is needed: scripts/test installs it, or .venv/bin/pip install pyjwt cryptography): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("tokens.py prints JSON")
 }
 
 /// A free loopback port (bound, then released for the caller to use).

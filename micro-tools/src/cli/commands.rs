@@ -77,7 +77,7 @@ impl Opts {
     }
 }
 
-fn parse_duration(s: &str) -> Option<Duration> {
+pub(crate) fn parse_duration(s: &str) -> Option<Duration> {
     let s = s.trim();
     let split = s
         .find(|c: char| !c.is_ascii_digit() && c != '.')
@@ -89,6 +89,7 @@ fn parse_duration(s: &str) -> Option<Duration> {
         "ms" => n / 1000.0,
         "m" => n * 60.0,
         "h" => n * 3600.0,
+        "d" => n * 86400.0,
         _ => return None,
     };
     (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs))
@@ -200,6 +201,7 @@ pub(super) async fn execute(
         Command::Api(_) => return Err(Failure::new("micro api runs from the command line")),
         Command::Proxy(_) => return Err(Failure::new("micro proxy runs from the command line")),
         Command::New(_) => return Err(Failure::new("micro new runs from the command line")),
+        Command::Auth { what } => crate::auth::run(what, out)?,
     }
     Ok(())
 }

@@ -1,9 +1,9 @@
-//! The CLI: `micro list|get|call|stream|publish|health|stats|register|deregister|cli`.
+//! The CLI: `micro list|get|call|stream|publish|health|stats|register|deregister|cli|auth`.
 //!
 //! Commands write to a writer and return a [`Failure`] with its exit code, so the interactive
 //! shell runs exactly the same code as the command line.
 
-mod commands;
+pub(crate) mod commands;
 mod shell;
 
 pub(crate) use crate::failure::Failure;
@@ -137,6 +137,14 @@ pub(crate) enum Command {
         after_help = "Example:\n  micro proxy --address 127.0.0.1:8081\n  MICRO_PROXY=127.0.0.1:8081 micro call go.micro.srv.greeter Greeter.Call '{\"name\": \"John\"}'"
     )]
     Proxy(crate::proxy::ProxyArgs),
+    /// Auth: the key pair, tokens, and what a token says.
+    #[command(
+        after_help = "Example:\n  micro auth keys --out keys\n  micro auth token --subject john --scope greeter --expiry 1h --private_key keys/private.pem"
+    )]
+    Auth {
+        #[command(subcommand)]
+        what: crate::auth::AuthCommand,
+    },
 }
 
 /// `micro list ...`
@@ -175,6 +183,7 @@ pub(crate) struct Env {
     pub telemetry: micro::wrappers::Telemetry,
     /// The `MICRO_*` settings (connection limits among them).
     pub config: micro::config::Config,
+    broker: Arc<dyn micro::broker::Broker>,
 }
 
 impl Env {
@@ -206,7 +215,19 @@ impl Env {
             client,
             telemetry,
             config,
+            broker,
         })
+    }
+
+    /// A client like [`client`](Self::client) but sending no token of its own
+    /// (`MICRO_AUTH_TOKEN`): for the edges, whose calls carry their caller's token or none.
+    pub(crate) fn edge_client(&self) -> micro::Client {
+        self.telemetry
+            .around_client(micro::Client::builder())
+            .registry(Arc::clone(&self.registry))
+            .broker(Arc::clone(&self.broker))
+            .no_token()
+            .build()
     }
 }
 
@@ -219,6 +240,10 @@ pub(crate) async fn run(cli: Cli) -> i32 {
                 .map_err(Failure::output)
         });
         return written.map_or_else(Failure::report, |()| 0);
+    }
+    if let Command::Auth { what } = &cli.command {
+        let mut out = std::io::stdout();
+        return crate::auth::run(what, &mut out).map_or_else(Failure::report, |()| 0);
     }
     let env = match Env::new(&cli.globals) {
         Ok(env) => env,
