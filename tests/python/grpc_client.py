@@ -99,7 +99,7 @@ def main():
         metadata = [tuple(pair.split("=", 1)) for pair in sys.argv[4:]]
         try:
             reply = rpc.TestStub(channel).Echo(pb.EchoRequest(message=sys.argv[3]), metadata=metadata, timeout=10)
-            print(json.dumps({"message": reply.message, "metadata": dict(reply.metadata)}))
+            print(json.dumps({"message": reply.message, "metadata": dict(reply.metadata), "subject": reply.subject}))
         except grpc.RpcError as e:
             print(e.code().name)
             print(e.details())

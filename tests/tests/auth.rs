@@ -140,7 +140,11 @@ async fn a_service_checks_every_token_against_its_rules() {
     }
     let out = grpcio_echo(address.clone(), Some(tokens["right"].clone())).await;
     let reply: serde_json::Value = serde_json::from_str(&out).expect(&out);
-    assert_eq!(reply["message"], "hi", "{out}");
+    assert_eq!(
+        (&reply["message"], &reply["subject"]),
+        (&"hi".into(), &"john".into()),
+        "{out}"
+    );
 
     // A micro client: the same codes, and the handler sees who called.
     let client = client(&registry);
