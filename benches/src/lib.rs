@@ -84,3 +84,24 @@ pub async fn serve_raw_greeter() -> std::net::SocketAddr {
     );
     address
 }
+
+/// [`serve_raw_greeter`] over TLS with this certificate and key (PEM): the floor of the TLS
+/// cases, tonic's own TLS (rustls, ring).
+pub async fn serve_raw_greeter_tls(cert: &[u8], key: &[u8]) -> std::net::SocketAddr {
+    let loopback = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+    let incoming = tonic::transport::server::TcpIncoming::bind(loopback)
+        .expect("binding")
+        .with_nodelay(Some(true));
+    let address = incoming.local_addr().expect("address");
+    let tls = tonic::transport::ServerTlsConfig::new()
+        .identity(tonic::transport::Identity::from_pem(cert, key));
+    let mut server = tonic::transport::Server::builder()
+        .tls_config(tls)
+        .expect("TLS settings");
+    tokio::spawn(
+        server
+            .add_service(GreeterServer::new(RawGreeter))
+            .serve_with_incoming(incoming),
+    );
+    address
+}

@@ -23,6 +23,9 @@ const HOP_BY_HOP: &[&str] = &[
     "host",
 ];
 
+/// The header telling a web app the path prefix it is served under.
+pub(crate) const BASE_PATH: &str = "x-micro-web-base-path";
+
 pub(crate) async fn proxy(
     gw: &Gateway,
     request: Request,
@@ -38,7 +41,9 @@ pub(crate) async fn proxy(
         .flat_map(|v| v.nodes.iter().cloned())
         .collect();
     nodes.shuffle(&mut rand::rng());
-    let forwarded_path = if strip_service {
+    // The web handler strips the app's prefix (`/greeter` of `/greeter/x`) and tells the app
+    // what it was (`X-Micro-Web-Base-Path`), so its pages can link under it.
+    let (base_path, forwarded_path) = if strip_service {
         let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
         let skip = if segments.first().is_some_and(|v| {
             v.len() > 1 && v.starts_with('v') && v[1..].bytes().all(|b| b.is_ascii_digit())
@@ -47,23 +52,24 @@ pub(crate) async fn proxy(
         } else {
             1
         };
-        format!(
-            "/{}",
-            segments
-                .iter()
-                .skip(skip)
-                .copied()
-                .collect::<Vec<_>>()
-                .join("/")
-        )
+        let base = format!("/{}", segments[..skip.min(segments.len())].join("/"));
+        let rest = format!("/{}", segments.get(skip..).unwrap_or_default().join("/"));
+        (Some(base), rest)
     } else {
-        path.clone()
+        (None, path.clone())
     };
     let query = request
         .uri()
         .query()
         .map(|q| format!("?{q}"))
         .unwrap_or_default();
+    let mut request = request;
+    if let Some(base) = base_path
+        .as_deref()
+        .and_then(|b| http::HeaderValue::from_str(b).ok())
+    {
+        request.headers_mut().insert(BASE_PATH, base);
+    }
     if strip_service && crate::websocket::is_upgrade(request.headers()) {
         let node = nodes
             .first()

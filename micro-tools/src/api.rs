@@ -48,23 +48,8 @@ pub(crate) struct ApiArgs {
     /// Largest request body, in bytes.
     #[arg(long = "max_body", alias = "max-body", env = "MICRO_API_MAX_BODY", default_value_t = 10 << 20)]
     pub max_body: usize,
-    /// Serve HTTPS (rustls) with --tls_cert_file and --tls_key_file.
-    #[arg(long = "enable_tls", alias = "enable-tls", env = "MICRO_ENABLE_TLS")]
-    pub enable_tls: bool,
-    /// PEM certificate chain for TLS.
-    #[arg(
-        long = "tls_cert_file",
-        alias = "tls-cert-file",
-        env = "MICRO_TLS_CERT_FILE"
-    )]
-    pub tls_cert_file: Option<std::path::PathBuf>,
-    /// PEM private key for TLS.
-    #[arg(
-        long = "tls_key_file",
-        alias = "tls-key-file",
-        env = "MICRO_TLS_KEY_FILE"
-    )]
-    pub tls_key_file: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    pub tls: crate::serving::TlsArgs,
     #[command(flatten)]
     pub auth: crate::auth::EdgeAuthArgs,
 }
@@ -75,14 +60,7 @@ pub(crate) async fn run(env: Env, args: &ApiArgs) -> Result<(), Failure> {
         .handler
         .parse::<micro_api::HandlerKind>()
         .map_err(|e| Failure::usage(e.to_string()))?;
-    let address = if args.address.starts_with(':') {
-        format!("0.0.0.0{}", args.address)
-    } else {
-        args.address.clone()
-    };
-    let tcp = tokio::net::TcpListener::bind(&address)
-        .await
-        .map_err(|e| Failure::new(format!("cannot listen on {address}: {e}")))?;
+    let tcp = crate::serving::bind(&args.address).await?;
     let options = micro_api::Options {
         namespace: args.namespace.clone(),
         handler,
@@ -97,22 +75,16 @@ pub(crate) async fn run(env: Env, args: &ApiArgs) -> Result<(), Failure> {
     // Calls carry the caller's token or none: never one of the gateway's own.
     let app = micro_api::router(env.edge_client(), env.registry.clone(), options);
     let listener = micro_api::listener(tcp).limits(env.config.connection_limits.clone());
-    let listener = if args.enable_tls {
-        let (Some(cert), Some(key)) = (&args.tls_cert_file, &args.tls_key_file) else {
-            return Err(Failure::usage(
-                "--enable_tls needs --tls_cert_file and --tls_key_file",
-            ));
-        };
-        let tls = micro_api::tls(cert, key).map_err(|e| Failure::new(format!("micro api: {e}")))?;
-        listener.tls(tls)
-    } else {
-        listener
+    let listener = match args.tls.files()? {
+        Some((cert, key)) => {
+            let tls =
+                micro_api::tls(cert, key).map_err(|e| Failure::new(format!("micro api: {e}")))?;
+            listener.tls(tls)
+        }
+        None => listener,
     };
     if let Ok(local) = listener.local_addr() {
-        eprintln!(
-            "micro api listening on {local}{}",
-            if args.enable_tls { " (TLS)" } else { "" }
-        );
+        eprintln!("micro api listening on {local}{}", args.tls.label());
     }
     micro_api::serve(listener, app, micro::service::shutdown_signal()).await;
     Ok(())

@@ -6,6 +6,8 @@ mod cli;
 mod failure;
 mod new;
 mod proxy;
+mod serving;
+mod web;
 
 use clap::Parser;
 

@@ -13,34 +13,15 @@ pub(crate) struct ProxyArgs {
     /// A fixed backend instead of discovery: `host:port`, or a service name.
     #[arg(long, env = "MICRO_PROXY_ENDPOINT")]
     pub endpoint: Option<String>,
-    /// Serve gRPC over TLS (rustls, ALPN h2) with --tls_cert_file and --tls_key_file.
-    #[arg(long = "enable_tls", alias = "enable-tls", env = "MICRO_ENABLE_TLS")]
-    pub enable_tls: bool,
-    /// PEM certificate chain for TLS.
-    #[arg(
-        long = "tls_cert_file",
-        alias = "tls-cert-file",
-        env = "MICRO_TLS_CERT_FILE"
-    )]
-    pub tls_cert_file: Option<std::path::PathBuf>,
-    /// PEM private key for TLS.
-    #[arg(
-        long = "tls_key_file",
-        alias = "tls-key-file",
-        env = "MICRO_TLS_KEY_FILE"
-    )]
-    pub tls_key_file: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    pub tls: crate::serving::TlsArgs,
     #[command(flatten)]
     pub auth: crate::auth::EdgeAuthArgs,
 }
 
 /// `micro proxy`: forwards calls until SIGINT or SIGTERM.
 pub(crate) async fn run(env: Env, args: &ProxyArgs) -> Result<(), Failure> {
-    let address = if args.address.starts_with(':') {
-        format!("0.0.0.0{}", args.address)
-    } else {
-        args.address.clone()
-    };
+    let address = crate::serving::listen_address(&args.address);
     if let Ok(via) = std::env::var("MICRO_PROXY") {
         if !via.trim().is_empty() {
             eprintln!("micro proxy: MICRO_PROXY={via} is ignored: the proxy calls nodes itself");
@@ -58,12 +39,8 @@ pub(crate) async fn run(env: Env, args: &ProxyArgs) -> Result<(), Failure> {
     if let Some(policy) = args.auth.policy()? {
         builder = builder.auth(policy);
     }
-    if args.enable_tls {
-        let (Some(cert), Some(key)) = (&args.tls_cert_file, &args.tls_key_file) else {
-            return Err(Failure::usage(
-                "--enable_tls needs --tls_cert_file and --tls_key_file",
-            ));
-        };
+    if let Some((cert, key)) = args.tls.files()? {
+        // gRPC over TLS: ALPN h2.
         let tls = micro::server::tls::Tls::from_pem_files(cert, key, &[b"h2"])
             .map_err(|e| Failure::new(format!("micro proxy: {e}")))?;
         builder = builder.tls(tls);
@@ -85,7 +62,7 @@ pub(crate) async fn run(env: Env, args: &ProxyArgs) -> Result<(), Failure> {
     eprintln!(
         "micro proxy listening on {}{}",
         running.local_addr(),
-        if args.enable_tls { " (TLS)" } else { "" }
+        args.tls.label()
     );
     micro::service::shutdown_signal().await;
     running

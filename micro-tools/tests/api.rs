@@ -747,7 +747,7 @@ fn declared_routes_match_first() {
     // comes back, they return, with no gateway restarted.
     let echo = format!("http://{api}/echo/back");
     let until = |want: u16| {
-        let deadline = Instant::now() + Duration::from_secs(10);
+        let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             let (status, _, body) = curl(&[&echo]);
             if status == want || Instant::now() > deadline {

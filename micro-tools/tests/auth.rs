@@ -87,27 +87,20 @@ impl Setup {
     }
 }
 
-/// curl with `Authorization: Bearer token` when given; (status, body).
+/// curl posting `{"message": "hi"}` with `Authorization: Bearer token` when given; (status,
+/// body).
 fn curl(url: &str, token: Option<&str>) -> (u16, String) {
-    let mut cmd = Command::new("curl");
-    cmd.args(["-s", "-S", "-o", "-", "-w", "\n%{http_code}"])
-        .args([
-            "-H",
-            "Content-Type: application/json",
-            "-d",
-            r#"{"message":"hi"}"#,
-        ]);
-    if let Some(token) = token {
-        cmd.args(["-H", &format!("Authorization: Bearer {token}")]);
+    let header = token.map(|t| format!("Authorization: Bearer {t}"));
+    let mut args = vec![
+        "-H",
+        "Content-Type: application/json",
+        "-d",
+        r#"{"message":"hi"}"#,
+    ];
+    if let Some(header) = &header {
+        args.extend(["-H", header.as_str()]);
     }
-    let out = cmd
-        .arg(url)
-        .output()
-        .expect("curl is needed: apt-get install -y curl");
-    assert!(out.status.success(), "curl {url}: {}", text(&out.stderr));
-    let out = text(&out.stdout);
-    let (body, status) = out.rsplit_once('\n').unwrap();
-    (status.trim().parse().unwrap(), body.to_string())
+    micro_tests::curl_status(url, &args)
 }
 
 /// The grpcio client's Test.Echo at `address` with the token: the reply, or code and details.

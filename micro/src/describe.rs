@@ -115,6 +115,59 @@ fn field_text(out: &mut String, value: &Value, depth: usize) {
     let _ = writeln!(out, "{indent}}}");
 }
 
+/// A request to start from, built from a message's fields: each field with an empty value of
+/// its type (`""`, `0`, `false`, `[]`, `{}` for maps, nested messages filled the same way);
+/// what the dashboard's call form is pre-filled with.
+///
+/// ```
+/// use micro::registry::Value;
+/// let request = Value::new("Request", "Request", vec![Value::new("name", "string", vec![])]);
+/// assert_eq!(micro::describe::skeleton(Some(&request)), serde_json::json!({"name": ""}));
+/// ```
+pub fn skeleton(value: Option<&Value>) -> serde_json::Value {
+    match value {
+        Some(v) => message_skeleton(v, 0),
+        None => serde_json::json!({}),
+    }
+}
+
+/// Messages nest at most this deep in a skeleton (a recursive type would not end).
+const SKELETON_DEPTH: usize = 8;
+
+fn message_skeleton(value: &Value, depth: usize) -> serde_json::Value {
+    let fields = value
+        .values
+        .iter()
+        .map(|field| (field.name.clone(), field_skeleton(field, depth + 1)))
+        .collect();
+    serde_json::Value::Object(fields)
+}
+
+fn field_skeleton(field: &Value, depth: usize) -> serde_json::Value {
+    use serde_json::json;
+    let kind = field.r#type.as_str();
+    if kind.starts_with("[]") {
+        return json!([]);
+    }
+    if kind.starts_with("map[") {
+        return json!({});
+    }
+    if !field.values.is_empty() {
+        return match depth < SKELETON_DEPTH {
+            true => message_skeleton(field, depth),
+            false => json!({}),
+        };
+    }
+    match kind {
+        "string" | "bytes" => json!(""),
+        "bool" => json!(false),
+        "double" | "float" | "int32" | "int64" | "uint32" | "uint64" | "sint32" | "sint64"
+        | "fixed32" | "fixed64" | "sfixed32" | "sfixed64" => json!(0),
+        // An enum or a message without fields: nothing to suggest.
+        _ => serde_json::Value::Null,
+    }
+}
+
 /// A JSON value the way micro prints replies: indented with tabs.
 pub fn json(value: &serde_json::Value) -> String {
     use serde::Serialize as _;

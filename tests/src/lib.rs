@@ -314,11 +314,23 @@ pub fn pyjwt_tokens(
 }
 
 /// A free loopback port (bound, then released for the caller to use).
+///
+/// Never the same port twice in one process: tests run in parallel, and a port released here
+/// may be handed out again before the first taker binds it (two nats-servers on one port, one
+/// of them another test's, which that test then restarts).
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("binding a free port")
-        .port()
+    static GIVEN: Mutex<Vec<u16>> = Mutex::new(Vec::new());
+    let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
+    loop {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("binding a free port")
+            .port();
+        if !given.contains(&port) {
+            given.push(port);
+            return port;
+        }
+    }
 }
 
 /// Waits until something accepts connections on `addr`; panics after `limit`.
@@ -561,6 +573,29 @@ impl Etcd {
         }
     }
 
+    /// Waits (20 s at most) until `service` has a node registered here; its versions.
+    pub fn wait_for_service(&self, service: &str) -> Vec<micro::registry::Service> {
+        let registry = micro::registry::EtcdRegistry::new([self.address()]);
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime");
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            let found = rt.block_on(registry.get_service(service));
+            match found {
+                Ok(versions) if versions.iter().any(|v| !v.nodes.is_empty()) => {
+                    return versions.to_vec()
+                }
+                _ => assert!(
+                    std::time::Instant::now() < deadline,
+                    "{service} never registered"
+                ),
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// How many KV Range (get) requests the server has received, from its own metrics.
     pub fn range_requests(&self) -> u64 {
         let metrics = http_get(&self.address(), "/metrics").expect("etcd /metrics");
@@ -688,6 +723,25 @@ impl Pki {
             String::from_utf8_lossy(&out.stderr)
         );
     }
+}
+
+/// curl (`-s -S`) with these arguments on `url`: the HTTP status and the body. Panics with an
+/// install hint when curl is missing, and when it could not make the request at all.
+pub fn curl_status(url: &str, args: &[&str]) -> (u16, String) {
+    let out = std::process::Command::new("curl")
+        .args(["-s", "-S", "-o", "-", "-w", "\n%{http_code}"])
+        .args(args)
+        .arg(url)
+        .output()
+        .expect("curl is needed: apt-get install -y curl");
+    assert!(
+        out.status.success(),
+        "curl {url}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (body, status) = out.rsplit_once('\n').unwrap_or(("", &out));
+    (status.trim().parse().unwrap_or(0), body.to_string())
 }
 
 /// A plain HTTP/1.0 GET on loopback; the body, or `None` if nothing answers.

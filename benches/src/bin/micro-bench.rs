@@ -15,7 +15,7 @@ usage: micro-bench [--quick] [--seconds S] [--warmup S] [--rounds N] [--only GRO
   --warmup S     warm-up seconds per round
   --rounds N     rounds per case, alternating with the other cases of its group;
                  each row shows its median round
-  --only G,..    groups to run: unary, stream, gateway, proxy, broker, idle (default: all)
+  --only G,..    groups to run: unary, stream, gateway, proxy, tls, broker, idle (default: all)
   --case TEXT    only cases whose name holds TEXT (e.g. micro, tonic, nats); ratios need
                  the baseline in the same run
   --json FILE    write the figures as JSON

@@ -25,7 +25,9 @@ use std::future::Future;
 use std::time::Duration;
 
 /// Groups of cases, in the order they run.
-pub const GROUPS: &[&str] = &["unary", "stream", "gateway", "proxy", "broker", "idle"];
+pub const GROUPS: &[&str] = &[
+    "unary", "stream", "gateway", "proxy", "tls", "broker", "idle",
+];
 
 /// Replies per streamed call.
 const STREAMED: i64 = 1_000;
@@ -55,6 +57,12 @@ enum Runner {
     Proxy(Option<&'static str>),
     /// This broker loop kind.
     Broker(&'static str),
+    /// A unary call over TLS: raw tonic on both sides, or micro (verifying a token on every
+    /// call with `auth`).
+    Tls {
+        micro: bool,
+        auth: bool,
+    },
 }
 
 /// A measured case.
@@ -248,6 +256,42 @@ const CASES: &[Case] = &[
         runner: Runner::Proxy(None),
     },
     Case {
+        group: "tls",
+        name: "raw tonic, TLS",
+        baseline: true,
+        unit: "req/s",
+        compared: true,
+        top_only: false,
+        runner: Runner::Tls {
+            micro: false,
+            auth: false,
+        },
+    },
+    Case {
+        group: "tls",
+        name: "micro proto, TLS",
+        baseline: false,
+        unit: "req/s",
+        compared: true,
+        top_only: false,
+        runner: Runner::Tls {
+            micro: true,
+            auth: false,
+        },
+    },
+    Case {
+        group: "tls",
+        name: "micro proto, TLS + auth",
+        baseline: false,
+        unit: "req/s",
+        compared: true,
+        top_only: false,
+        runner: Runner::Tls {
+            micro: true,
+            auth: true,
+        },
+    },
+    Case {
         group: "broker",
         name: "raw async-nats",
         baseline: true,
@@ -283,6 +327,7 @@ const LEVELS: &[(&str, &[usize])] = &[
     ("stream", &[1, 16]),
     ("gateway", &[1, 16, 64]),
     ("proxy", &[1, 16, 64]),
+    ("tls", &[1, 16, 64]),
     ("broker", &[super::servers::BATCH as usize]),
 ];
 
@@ -387,6 +432,7 @@ pub async fn run(plan: &Plan, mut progress: impl FnMut(&Row)) -> Result<Vec<Row>
             .is_none_or(|c| case.to_lowercase().contains(&c.to_lowercase()))
     };
     let mut nats = None;
+    let mut pki = None;
     for (group, levels) in LEVELS {
         if !wanted(group) {
             continue;
@@ -417,6 +463,21 @@ pub async fn run(plan: &Plan, mut progress: impl FnMut(&Row)) -> Result<Vec<Row>
                         Runner::StreamMicro => stream_micro(conc, t).await?,
                         Runner::Gateway(kind) => gateway(conc, t, kind).await?,
                         Runner::Proxy(kind) => proxied(conc, t, kind).await?,
+                        Runner::Tls { micro, auth } => {
+                            if pki.is_none() {
+                                pki = Some(
+                                    tokio::task::spawn_blocking(BenchPki::new)
+                                        .await
+                                        .map_err(|e| format!("making certificates: {e}"))?,
+                                );
+                            }
+                            let pki = pki.as_ref().ok_or("no certificates")?;
+                            if micro {
+                                unary_micro_tls(conc, t, pki, auth).await?
+                            } else {
+                                unary_tonic_tls(conc, t, pki).await?
+                            }
+                        }
                         Runner::Broker(kind) => {
                             if nats.is_none() {
                                 nats = Some(
@@ -642,6 +703,92 @@ async fn unary_micro(
     } else {
         measure(&server, conc, t, move || micro_call(client.clone())).await
     }
+}
+
+/// The TLS cases' files, made with openssl once per run: a CA, the greeter's certificate
+/// (naming the service, as a micro client checks), and the auth key pair.
+struct BenchPki {
+    dir: std::path::PathBuf,
+    ca: std::path::PathBuf,
+    cert: std::path::PathBuf,
+    key: std::path::PathBuf,
+    auth: micro_tests::AuthKeys,
+}
+
+impl BenchPki {
+    fn new() -> BenchPki {
+        let dir = std::env::temp_dir().join(format!("micro-bench-tls-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("a temporary directory");
+        let pki = micro_tests::Pki::new(&dir, "bench");
+        let (cert, key) = pki.server("greeter", &[&format!("DNS:{SERVICE}")]);
+        BenchPki {
+            ca: pki.ca(),
+            cert,
+            key,
+            auth: micro_tests::AuthKeys::new(&dir, "auth"),
+            dir,
+        }
+    }
+}
+
+impl Drop for BenchPki {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+async fn unary_tonic_tls(conc: usize, t: Timing, pki: &BenchPki) -> Result<Measured, String> {
+    let files = [
+        pki.cert.display().to_string(),
+        pki.key.display().to_string(),
+    ];
+    let (server, ready) = Server::start::<Ready>("tonic-greeter-tls", &files).await?;
+    let ca = std::fs::read(&pki.ca).map_err(|e| e.to_string())?;
+    let tls = tonic::transport::ClientTlsConfig::new()
+        .ca_certificate(tonic::transport::Certificate::from_pem(ca))
+        .domain_name(SERVICE);
+    let channel = tonic::transport::Endpoint::from_shared(format!("https://{}", ready.address))
+        .map_err(|e| e.to_string())?
+        .tls_config(tls)
+        .map_err(|e| e.to_string())?
+        .connect()
+        .await
+        .map_err(|e| format!("connecting over TLS: {e}"))?;
+    let client = GreeterClient::new(channel);
+    measure(&server, conc, t, move || tonic_call(client.clone())).await
+}
+
+async fn unary_micro_tls(
+    conc: usize,
+    t: Timing,
+    pki: &BenchPki,
+    auth: bool,
+) -> Result<Measured, String> {
+    let mut args = vec![format!("tls={},{}", pki.cert.display(), pki.key.display())];
+    if auth {
+        args.push(format!("auth={}", pki.auth.public.display()));
+    }
+    let (server, ready) = Server::start::<Ready>("micro-greeter", &args).await?;
+    let tls = micro::client::ClientTls::from_files(&micro::tls::ClientTlsFiles {
+        ca: Some(pki.ca.clone()),
+        ..Default::default()
+    })
+    .map_err(|e| e.to_string())?;
+    let mut builder = Client::builder()
+        .registry(registry_of(&ready.records).await)
+        .tls(tls)
+        .no_token();
+    if auth {
+        let signer =
+            micro::auth::Signer::from_file(&pki.auth.private).map_err(|e| e.to_string())?;
+        let token = signer
+            .sign("micro-bench", &[], std::time::Duration::from_secs(3600))
+            .map_err(|e| e.to_string())?;
+        builder = builder.token(token);
+    }
+    let client = builder.build();
+    measure(&server, conc, t, move || micro_call(client.clone())).await
 }
 
 async fn stream_tonic(conc: usize, t: Timing) -> Result<Measured, String> {

@@ -59,8 +59,27 @@ pub async fn serve(kind: &str, args: &[String]) -> Result<(), String> {
                 .address("127.0.0.1:0")
                 .registry(Arc::clone(&registry))
                 .handler(Greeter);
-            // `micro-greeter [traces] [metrics]`: with those layers (the harness's layer cost
-            // cases), traces outermost as a service with OTEL_EXPORTER_OTLP_ENDPOINT has them.
+            // `micro-greeter [traces] [metrics] [tls=CERT,KEY] [auth=PUBLIC_KEY]`: with those
+            // layers (the harness's layer cost cases), traces outermost as a service with
+            // OTEL_EXPORTER_OTLP_ENDPOINT has them; over TLS; checking a token on every call.
+            for arg in args {
+                if let Some(files) = arg.strip_prefix("tls=") {
+                    let (cert, key) = files.split_once(',').ok_or("tls=CERT,KEY")?;
+                    let tls = micro::server::tls::Tls::from_pem_files(
+                        std::path::Path::new(cert),
+                        std::path::Path::new(key),
+                        &[b"h2"],
+                    )
+                    .map_err(|e| e.to_string())?;
+                    builder = builder.tls(tls);
+                }
+                if let Some(public) = arg.strip_prefix("auth=") {
+                    let verifier =
+                        micro::auth::Verifier::from_setting(public).map_err(|e| e.to_string())?;
+                    let policy = micro::auth::Policy::new(verifier, micro::auth::Rules::new());
+                    builder = builder.auth(Arc::new(policy));
+                }
+            }
             if args.iter().any(|a| a == "traces") {
                 let tracer = micro::wrappers::trace::Tracer::new(SERVICE);
                 builder = builder.layer(tracer.server());
@@ -89,6 +108,15 @@ pub async fn serve(kind: &str, args: &[String]) -> Result<(), String> {
             address: crate::serve_raw_greeter().await.to_string(),
             records: Vec::new(),
         },
+        // `tonic-greeter-tls CERT KEY`
+        "tonic-greeter-tls" => {
+            let read = |path: String| std::fs::read(&path).map_err(|e| format!("{path}: {e}"));
+            let (cert, key) = (read(arg(0)?)?, read(arg(1)?)?);
+            Ready {
+                address: crate::serve_raw_greeter_tls(&cert, &key).await.to_string(),
+                records: Vec::new(),
+            }
+        }
         "micro-api" => {
             let records: Vec<micro::registry::Service> =
                 serde_json::from_str(&arg(0)?).map_err(|e| format!("records: {e}"))?;

@@ -126,7 +126,7 @@ fn lookup_error(service: &str, e: RegistryError) -> Failure {
 pub(super) async fn execute(
     env: &Env,
     command: &Command,
-    out: &mut dyn Write,
+    out: &mut (dyn Write + Send),
 ) -> Result<(), Failure> {
     match command {
         Command::List {
@@ -200,6 +200,7 @@ pub(super) async fn execute(
         Command::Cli => return Err(Failure::new("already in the interactive shell")),
         Command::Api(_) => return Err(Failure::new("micro api runs from the command line")),
         Command::Proxy(_) => return Err(Failure::new("micro proxy runs from the command line")),
+        Command::Web(_) => return Err(Failure::new("micro web runs from the command line")),
         Command::New(_) => return Err(Failure::new("micro new runs from the command line")),
         Command::Auth { what } => crate::auth::run(what, out)?,
     }
@@ -209,7 +210,7 @@ pub(super) async fn execute(
 async fn stream(
     env: &Env,
     args: &super::commands::StreamArgs,
-    out: &mut dyn Write,
+    out: &mut (dyn Write + Send),
 ) -> Result<(), Failure> {
     let opts = args.opts.call_options()?;
     let requests: Vec<serde_json::Value> = if args.stdin {
@@ -243,7 +244,7 @@ async fn stream(
     Ok(())
 }
 
-async fn health(env: &Env, service: &str, out: &mut dyn Write) -> Result<(), Failure> {
+async fn health(env: &Env, service: &str, out: &mut (dyn Write + Send)) -> Result<(), Failure> {
     let versions = env
         .registry
         .get_service(service)
@@ -275,7 +276,7 @@ async fn health(env: &Env, service: &str, out: &mut dyn Write) -> Result<(), Fai
     Ok(())
 }
 
-async fn stats(env: &Env, service: &str, out: &mut dyn Write) -> Result<(), Failure> {
+async fn stats(env: &Env, service: &str, out: &mut (dyn Write + Send)) -> Result<(), Failure> {
     let versions = env
         .registry
         .get_service(service)

@@ -1,10 +1,11 @@
-//! The CLI: `micro list|get|call|stream|publish|health|stats|register|deregister|cli|auth`.
+//! The CLI: `micro list|get|call|stream|publish|health|stats|register|deregister|cli|auth`
+//! (and `micro web`, whose terminal runs the shell's lines).
 //!
 //! Commands write to a writer and return a [`Failure`] with its exit code, so the interactive
 //! shell runs exactly the same code as the command line.
 
 pub(crate) mod commands;
-mod shell;
+pub(crate) mod shell;
 
 pub(crate) use crate::failure::Failure;
 use clap::{Parser, Subcommand};
@@ -137,6 +138,9 @@ pub(crate) enum Command {
         after_help = "Example:\n  micro proxy --address 127.0.0.1:8081\n  MICRO_PROXY=127.0.0.1:8081 micro call go.micro.srv.greeter Greeter.Call '{\"name\": \"John\"}'"
     )]
     Proxy(crate::proxy::ProxyArgs),
+    /// The web dashboard: explore, describe and call services, a terminal in the browser.
+    #[command(after_help = "Example:\n  micro web\n  open http://127.0.0.1:8082")]
+    Web(crate::web::WebArgs),
     /// Auth: the key pair, tokens, and what a token says.
     #[command(
         after_help = "Example:\n  micro auth keys --out keys\n  micro auth token --subject john --scope greeter --expiry 1h --private_key keys/private.pem"
@@ -261,6 +265,9 @@ pub(crate) async fn run(cli: Cli) -> i32 {
     let code = match &cli.command {
         Command::Cli => shell::run(env.clone()).await,
         Command::Api(args) => crate::api::run(env.clone(), args)
+            .await
+            .map_or_else(Failure::report, |()| 0),
+        Command::Web(args) => crate::web::run(env.clone(), args)
             .await
             .map_or_else(Failure::report, |()| 0),
         command => {

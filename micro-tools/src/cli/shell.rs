@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 
 /// Commands of the command line that the shell does not run: the shell itself, and those
 /// that serve or write files.
-const NOT_IN_THE_SHELL: &[&str] = &["cli", "new", "api", "help"];
+const NOT_IN_THE_SHELL: &[&str] = &["cli", "new", "api", "proxy", "web", "auth", "help"];
 
 /// Positional arguments that take the rest of the line, as typed (JSON).
 const FREE_FORM: &[&str] = &["request", "message", "json"];
@@ -91,7 +91,7 @@ fn help() -> String {
 
 /// What completion offers: service names and their endpoints, refreshed before each prompt.
 #[derive(Default)]
-struct Known {
+pub(crate) struct Known {
     services: BTreeMap<String, Vec<String>>,
 }
 
@@ -109,14 +109,10 @@ impl Completer for ShellHelper {
         _ctx: &Context<'_>,
     ) -> rustyline::Result<(usize, Vec<Pair>)> {
         let before = &line[..pos];
-        let start = before.rfind(char::is_whitespace).map_or(0, |i| i + 1);
-        let word = &before[start..];
-        let words: Vec<&str> = before[..start].split_whitespace().collect();
         let known = self.known.lock().unwrap_or_else(|e| e.into_inner());
-        let candidates = candidates(&words, &known);
-        let pairs = candidates
+        let (start, words) = completions(before, &known);
+        let pairs = words
             .into_iter()
-            .filter(|c| c.starts_with(word))
             .map(|c| Pair {
                 display: c.clone(),
                 replacement: format!("{c} "),
@@ -124,6 +120,19 @@ impl Completer for ShellHelper {
             .collect();
         Ok((start, pairs))
     }
+}
+
+/// What completes the last word of `before` (a line up to the cursor): where that word
+/// starts, and the whole words that could replace it.
+pub(crate) fn completions(before: &str, known: &Known) -> (usize, Vec<String>) {
+    let start = before.rfind(char::is_whitespace).map_or(0, |i| i + 1);
+    let word = &before[start..];
+    let words: Vec<&str> = before[..start].split_whitespace().collect();
+    let matching = candidates(&words, known)
+        .into_iter()
+        .filter(|c| c.starts_with(word))
+        .collect();
+    (start, matching)
 }
 
 /// What may come after `words`: a command, a nested command, a service name or an endpoint of
@@ -167,7 +176,8 @@ impl Highlighter for ShellHelper {}
 impl Validator for ShellHelper {}
 impl Helper for ShellHelper {}
 
-async fn refresh(env: &Env, known: &Mutex<Known>) {
+/// Reads the services and their endpoints again, for completion.
+pub(crate) async fn refresh(env: &Env, known: &Mutex<Known>) {
     let Ok(names) = micro::describe::service_names(env.registry.as_ref()).await else {
         return;
     };
@@ -255,6 +265,63 @@ fn split_line(line: &str) -> Result<Vec<String>, shell_words::ParseError> {
     Ok(words)
 }
 
+/// Whether the shell goes on after a line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Flow {
+    Continue,
+    Leave,
+}
+
+/// Runs one line typed in the shell (not empty), writing what it prints to `out`: the
+/// interactive shell and the web dashboard's terminal both run lines through here.
+pub(crate) async fn run_line(env: &Env, line: &str, out: &mut (dyn std::io::Write + Send)) -> Flow {
+    let words = match split_line(line) {
+        Ok(w) if !w.is_empty() => w,
+        Ok(_) => return Flow::Continue,
+        Err(e) => {
+            let _ = writeln!(out, "invalid input: {e}");
+            return Flow::Continue;
+        }
+    };
+    match words[0].as_str() {
+        "exit" | "quit" => return Flow::Leave,
+        "help" => {
+            let _ = writeln!(out, "{}", help());
+            return Flow::Continue;
+        }
+        w if !command_words().iter().any(|c| c == w) => {
+            let _ = writeln!(out, "unknown command");
+            return Flow::Continue;
+        }
+        _ => {}
+    }
+    let args = std::iter::once("micro".to_string()).chain(words);
+    let command = match Cli::try_parse_from(args) {
+        Ok(Cli {
+            command: Command::Cli,
+            ..
+        }) => {
+            let _ = writeln!(out, "already in the interactive shell");
+            return Flow::Continue;
+        }
+        Ok(cli) => cli.command,
+        Err(e) => {
+            let first = e.to_string();
+            let _ = writeln!(
+                out,
+                "{}",
+                first.lines().next().unwrap_or("invalid arguments")
+            );
+            return Flow::Continue;
+        }
+    };
+    if let Err(f) = commands::execute(env, &command, out).await {
+        let _ = writeln!(out, "{}", f.message);
+    }
+    let _ = out.flush();
+    Flow::Continue
+}
+
 /// Runs the shell until `exit`, `quit` or end of input; returns the exit code.
 pub(super) async fn run(env: Env) -> i32 {
     let known = Arc::new(Mutex::new(Known::default()));
@@ -300,46 +367,9 @@ pub(super) async fn run(env: Env) -> i32 {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .add_history_entry(line);
-        let words = match split_line(line) {
-            Ok(w) => w,
-            Err(e) => {
-                println!("invalid input: {e}");
-                continue;
-            }
-        };
-        match words[0].as_str() {
-            "exit" | "quit" => break,
-            "help" => {
-                println!("{}", help());
-                continue;
-            }
-            w if !command_words().iter().any(|c| c == w) => {
-                println!("unknown command");
-                continue;
-            }
-            _ => {}
-        }
-        let args = std::iter::once("micro".to_string()).chain(words);
-        let command = match Cli::try_parse_from(args) {
-            Ok(Cli {
-                command: Command::Cli,
-                ..
-            }) => {
-                println!("already in the interactive shell");
-                continue;
-            }
-            Ok(cli) => cli.command,
-            Err(e) => {
-                println!(
-                    "{}",
-                    e.to_string().lines().next().unwrap_or("invalid arguments")
-                );
-                continue;
-            }
-        };
         let mut out = std::io::stdout();
-        if let Err(f) = commands::execute(&env, &command, &mut out).await {
-            println!("{}", f.message);
+        if run_line(&env, line, &mut out).await == Flow::Leave {
+            break;
         }
     }
     if let Some(h) = &history {

@@ -42,6 +42,16 @@ impl Stats {
         }
     }
 
+    /// Counts one request served (for servers other than micro's own, such as the dashboard).
+    pub fn count_request(&self) {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts one request that failed.
+    pub fn count_error(&self) {
+        self.errors.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// The figures now.
     pub fn snapshot(&self) -> proto::StatsResponse {
         let (memory, threads) = process_figures();
