@@ -5,7 +5,8 @@
 //! - `registry`: selector lookups through the cache, `list_services` with 1,000 services;
 //! - `stream`: streamed messages per second, micro next to raw tonic on the same proto;
 //! - `broker`: publish -> deliver, micro on NATS next to raw async-nats, and the http broker;
-//! - `cli`: whole-process time of `micro list services` and `micro call`.
+//! - `cli`: whole-process time of `micro list services` and `micro call`;
+//! - `web`: the dashboard's overview with 1,000 registered services.
 //!
 //! This library holds the baseline, a raw tonic greeter from the same proto, and [`load`], the
 //! load harness of the `micro-bench` binary (`scripts/bench`), which runs every case next to its

@@ -21,6 +21,8 @@ pub(crate) struct WebArgs {
     pub max_body: usize,
     #[command(flatten)]
     pub tls: crate::serving::TlsArgs,
+    #[command(flatten)]
+    pub auth: crate::auth::EdgeAuthArgs,
 }
 
 /// The dashboard's terminal: each line as `micro cli` runs it.
@@ -61,12 +63,19 @@ pub(crate) async fn run(env: Env, args: &WebArgs) -> Result<(), Failure> {
         namespace: args.namespace.clone(),
         max_body: args.max_body,
         allowed_hosts: micro_web::Options::hosts_for(local),
+        auth: args.auth.policy()?,
+    };
+    // Checking callers' tokens, calls carry the caller's token only; else the dashboard calls
+    // as its operator, as the CLI does.
+    let client = match options.auth {
+        Some(_) => env.edge_client(),
+        None => env.client.clone(),
     };
     let terminal = Arc::new(ShellTerminal {
         env: env.clone(),
         known: Mutex::default(),
     });
-    let app = micro_web::router(env.client.clone(), env.registry.clone(), terminal, options);
+    let app = micro_web::router(client, env.registry.clone(), terminal, options);
     let listener = micro_api::listener(tcp).limits(env.config.connection_limits.clone());
     let listener = match args.tls.files()? {
         Some((cert, key)) => {

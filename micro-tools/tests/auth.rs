@@ -1,8 +1,8 @@
 //! Auth between real processes, set up only through the command line and the environment:
 //! `micro auth keys` writes the key pair and `micro auth token` mints tokens (PyJWT mints the
 //! forgeries); the test service checks them from `MICRO_AUTH*`; `micro call` sends
-//! `MICRO_AUTH_TOKEN`; `micro api` and `micro proxy` pass the caller's token on, and with
-//! `--auth` refuse at the edge with the same statuses. No log line, `Debug.Stats` reply or
+//! `MICRO_AUTH_TOKEN`; `micro api`, `micro web` and `micro proxy` pass the caller's token on,
+//! and with `--auth` refuse at the edge with the same statuses. No log line, `Debug.Stats` reply or
 //! error message of any of them shows a token or the private key.
 
 use micro_tests::{free_port, python_client, AuthKeys, Child, Etcd};
@@ -318,6 +318,57 @@ fn tokens_through_the_cli_the_gateway_and_the_proxy() {
         let reply: serde_json::Value = serde_json::from_str(&out).expect(&out);
         assert_eq!(reply["subject"], "john", "{out}");
     }
+
+    // The dashboard: /rpc passes the caller's token on, and with --auth checks it first (its
+    // terminal, which calls as the dashboard's operator, is then off).
+    let web_open = format!("127.0.0.1:{}", free_port());
+    let web_edge = format!("127.0.0.1:{}", free_port());
+    setup.spawn("micro", &["web", "--address", &web_open], &[], "web-open");
+    setup.spawn(
+        "micro",
+        &["web", "--address", &web_edge, "--auth", "jwt"],
+        &[
+            auth_env[1],
+            auth_env[2],
+            ("MICRO_AUTH_TOKEN", &tokens["micro"]),
+        ],
+        "web-edge",
+    );
+    setup.wait_listening(&web_open);
+    setup.wait_listening(&web_edge);
+    let rpc = |web: &str, token: Option<&str>| {
+        let header = token.map(|t| format!("Authorization: Bearer {t}"));
+        let body = format!(
+            r#"{{"service": "{SERVICE}", "endpoint": "Test.Echo", "request": {{"message": "hi"}}}}"#
+        );
+        let mut args = vec!["-H", "Content-Type: application/json", "-d", body.as_str()];
+        if let Some(header) = &header {
+            args.extend(["-H", header.as_str()]);
+        }
+        micro_tests::curl_status(&format!("http://{web}/rpc"), &args)
+    };
+    for (web, refuser) in [(&web_open, SERVICE), (&web_edge, "go.micro.web")] {
+        for (name, status, _) in CASES {
+            let (got, body) = rpc(web, tokens.get(name).map(String::as_str));
+            assert_eq!(got, status, "{web} {name}: {body}");
+            let error: serde_json::Value = serde_json::from_str(&body).unwrap();
+            assert_eq!(error["id"], refuser, "{body}");
+        }
+        let (got, body) = rpc(web, Some(&tokens["right"]));
+        assert_eq!(got, 200, "{body}");
+        let reply: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(reply["subject"], "john", "{body}");
+    }
+    let (got, body) = micro_tests::curl_status(
+        &format!("http://{web_edge}/terminal/run"),
+        &[
+            "-H",
+            "Content-Type: application/json",
+            "-d",
+            r#"{"line": "list services"}"#,
+        ],
+    );
+    assert_eq!(got, 403, "{body}");
 
     // Debug.Stats of the service, read with a token: it and every log show no secret.
     let stats = setup.micro(

@@ -64,10 +64,16 @@ impl Target {
                 ))
             }
         }
-        if let Some(token) = headers
+        // A header that is not text is no token: refused as malformed, not as missing.
+        let authorization = headers
             .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-        {
+            .map(|v| v.to_str().unwrap_or(""));
+        if let Some(policy) = &web.options.auth {
+            policy
+                .check(service, endpoint, authorization)
+                .map_err(|e| e.into_error(WEB_ID))?;
+        }
+        if let Some(token) = authorization {
             options = options.metadata(micro::auth::AUTHORIZATION, token);
         }
         if let Some(address) = field("address") {

@@ -22,6 +22,11 @@ pub struct Options {
     /// ...); empty: any host, as long as the request's origin is that host. A name not listed
     /// (a DNS name rebound to 127.0.0.1 by another site) is refused.
     pub allowed_hosts: Vec<String>,
+    /// Tokens checked before a call (`--auth`): the caller's `Authorization: Bearer` against
+    /// the rules, 401 or 403 otherwise; the terminal, which calls as the dashboard's operator,
+    /// is then off. `None` (the default): calls carry the caller's token, if any, for the
+    /// services to check.
+    pub auth: Option<Arc<micro::auth::Policy>>,
 }
 
 impl Default for Options {
@@ -30,6 +35,7 @@ impl Default for Options {
             namespace: "go.micro.web".into(),
             max_body: 1 << 20,
             allowed_hosts: Vec::new(),
+            auth: None,
         }
     }
 }

@@ -23,6 +23,12 @@ pub trait Terminal: Send + Sync + 'static {
 /// `{"line": "..."}` from the request, or the refusal.
 async fn line(web: &Web, request: Request) -> Result<String, micro::Error> {
     same_origin(web, request.headers())?;
+    if web.options.auth.is_some() {
+        return Err(micro::Error::forbidden(
+            crate::WEB_ID,
+            "the terminal calls as the dashboard's operator, so it is off while the dashboard checks callers' tokens (--auth)",
+        ));
+    }
     let body = json_body(web, request.into_body()).await?;
     match body.get("line").and_then(|l| l.as_str()) {
         Some(line) => Ok(line.to_string()),
