@@ -55,6 +55,7 @@ def main():
         check_live(driver, wait, url, shots)
         check_web_app(driver, wait, url, shots)
         check_cross_site(driver, wait, url)
+        check_phone(driver, wait, url, shots)
     finally:
         driver.quit()
         shutil.rmtree(profile, ignore_errors=True)
@@ -208,6 +209,20 @@ def check_cross_site(driver, wait, url):
     driver.get(page)
     wait.until(lambda d: "application/json only" in d.find_element(By.TAG_NAME, "body").text)
     print("cross-site: a text/plain form post from another origin is refused")
+
+
+def check_phone(driver, wait, url, shots):
+    # A phone's width: every page fits it (wide tables and code scroll inside their boxes).
+    driver.set_window_size(390, 844)
+    for path in ["/", f"/service/{GREETER}", f"/client?service={GREETER}&endpoint=Greeter.Call", "/terminal", "/stats"]:
+        driver.get(url + path)
+        wait.until(lambda d: d.execute_script("return document.readyState") == "complete")
+        overflow = driver.execute_script(
+            "return document.documentElement.scrollWidth - document.documentElement.clientWidth;")
+        assert overflow <= 1, f"{path} is {overflow}px wider than a phone's screen"
+    driver.get(f"{url}/service/{GREETER}")
+    driver.save_screenshot(os.path.join(shots, "service-phone.png"))
+    print("phone: every page fits 390 px")
 
 
 if __name__ == "__main__":
