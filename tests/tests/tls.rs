@@ -322,3 +322,31 @@ async fn an_impostor_node_without_the_services_certificate_receives_no_call() {
     fake_plain.stop().await.unwrap();
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_given_an_address_checks_the_services_name_even_with_a_proxy_set() {
+    let dir = scratch("address");
+    let pki = Pki::new(&dir, "ca");
+    let (cert, key) = pki.server("greeter", &[&format!("DNS:{SERVICE}")]);
+    let registry: Arc<dyn Registry> = Arc::new(MemoryRegistry::new());
+    let tls = Tls::from_pem_files(&cert, &key, &[b"h2"]).unwrap();
+    let running = serve(Arc::clone(&registry), tls, "real").await;
+    let address = running.local_addr().to_string();
+    // Every call goes through a proxy (here none listens, on loopback's discard port) ...
+    let client = Client::builder()
+        .registry(Arc::clone(&registry))
+        .proxy(micro::client::Via::Address("127.0.0.1:9".into()))
+        .tls(trusting(&pki.ca()))
+        .retries(0)
+        .build();
+    let err = echo(&client, CallOptions::default()).await.unwrap_err();
+    assert!(err.detail.contains("127.0.0.1:9"), "{err}");
+    // ... except one given an address: straight to the node, whose certificate must name the
+    // service called (not the proxy).
+    let reply = echo(&client, CallOptions::default().address(&address))
+        .await
+        .unwrap();
+    assert_eq!(reply.instance, "real");
+    running.stop().await.unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -43,6 +43,8 @@ pub struct Attempt {
     pub(crate) payload: Payload,
     /// The call's whole timeout, for the error when it runs out.
     pub(crate) call_timeout: Duration,
+    /// Whether the node is a proxy's (whose certificate names the proxy, not the service).
+    pub(crate) via_proxy: bool,
 }
 
 /// An attempt's parts, borrowed: what a call without layers sends, with no [`Attempt`] built.
@@ -55,6 +57,15 @@ pub(crate) struct Parts<'a> {
     pub(crate) metadata: &'a Metadata,
     pub(crate) payload: Payload,
     pub(crate) call_timeout: Duration,
+    pub(crate) via_proxy: bool,
+}
+
+/// Where an attempt goes: a node of `service`, or a proxy's node forwarding to it.
+#[derive(Clone, Copy)]
+pub(crate) struct Target<'a> {
+    pub(crate) node: &'a Node,
+    pub(crate) service: &'a str,
+    pub(crate) via_proxy: bool,
 }
 
 /// What an attempt carries.
@@ -176,6 +187,7 @@ impl Client {
             metadata,
             payload,
             call_timeout,
+            via_proxy,
             ..
         } = attempt;
         self.send_parts(Parts {
@@ -187,6 +199,7 @@ impl Client {
             metadata: &metadata,
             payload,
             call_timeout,
+            via_proxy,
         })
         .await
     }
@@ -215,14 +228,22 @@ impl Client {
             Payload::Call(body) => {
                 let path = grpc_path(service, endpoint);
                 let remaining = parts.timeout.unwrap_or(parts.call_timeout);
-                self.attempt(node, service, &path, parts.codec, body, remaining, metadata)
+                let to = Target {
+                    node,
+                    service,
+                    via_proxy: parts.via_proxy,
+                };
+                self.attempt(to, &path, parts.codec, body, remaining, metadata)
                     .await
                     .map(Answer::Call)
             }
             Payload::Stream(requests) => self
                 .open(
-                    node,
-                    service,
+                    Target {
+                        node,
+                        service,
+                        via_proxy: parts.via_proxy,
+                    },
                     endpoint,
                     parts.codec,
                     requests,

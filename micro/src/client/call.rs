@@ -127,6 +127,7 @@ impl Client {
                         metadata: &opts.metadata,
                         payload: Payload::Call(body.clone()),
                         call_timeout: timeout,
+                        via_proxy,
                     })
                     .await
                 }
@@ -142,6 +143,7 @@ impl Client {
                         metadata: opts.metadata.clone(),
                         payload: Payload::Call(body.clone()),
                         call_timeout: timeout,
+                        via_proxy,
                     })
                     .await
                 }
@@ -178,19 +180,16 @@ impl Client {
     }
 
     /// One attempt against one node.
-    #[allow(clippy::too_many_arguments)]
     pub(super) async fn attempt(
         &self,
-        node: &Node,
-        service: &str,
+        to: super::attempt::Target<'_>,
         path: &http::uri::PathAndQuery,
         codec: Codec,
         body: Bytes,
         remaining: Duration,
         metadata: &Metadata,
     ) -> Result<Bytes, CallError> {
-        let (mut grpc, request) =
-            self.prepare(node, service, body, Some(remaining), metadata, codec)?;
+        let (mut grpc, request) = self.prepare(to, body, Some(remaining), metadata, codec)?;
         let call = async {
             grpc.ready()
                 .await

@@ -104,12 +104,13 @@ impl Client {
     }
 
     /// The service whose certificate a node serving a call to `service` must show: the proxy
-    /// when calls go through one, else `service`.
-    pub(crate) fn identity_for<'a>(&'a self, service: &'a str) -> &'a str {
+    /// when the call goes through one, else `service` (a call given an address goes straight
+    /// to it, whatever `MICRO_PROXY` says).
+    pub(crate) fn identity_for<'a>(&'a self, service: &'a str, via_proxy: bool) -> &'a str {
         match &self.inner.proxy {
-            Some(Via::Service(proxy)) => proxy,
-            Some(Via::Address(_)) => PROXY_SERVICE,
-            None => service,
+            Some(Via::Service(proxy)) if via_proxy => proxy,
+            Some(Via::Address(_)) if via_proxy => PROXY_SERVICE,
+            _ => service,
         }
     }
 }

@@ -91,8 +91,13 @@ async fn probe_until_back(inner: Weak<Inner>, service: String, node: Node) {
         client.inner.selector.started(&service, &node);
         let answered = client
             .attempt(
-                &node,
-                &service,
+                // Nodes left rotation under the service called, a proxy's among them when
+                // calls go through one.
+                super::attempt::Target {
+                    node: &node,
+                    service: &service,
+                    via_proxy: client.inner.proxy.is_some(),
+                },
                 &path,
                 Codec::Proto,
                 Bytes::new(),

@@ -75,6 +75,7 @@ impl Client {
             metadata: Metadata::new(),
             payload: Payload::Publish(Message { header, body }),
             call_timeout: Default::default(),
+            via_proxy: false,
         };
         self.dispatch(attempt).await.map(drop)
     }

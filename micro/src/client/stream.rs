@@ -9,7 +9,6 @@ use super::error::classify;
 use super::wire::grpc_path;
 use super::{CallError, CallOptions, Client, CLIENT_ID};
 use crate::codec::{Codec, FrameCodec, Message};
-use crate::registry::Node;
 use crate::streaming::{Frames, Side, Streaming};
 use crate::Error;
 use bytes::Bytes;
@@ -106,7 +105,7 @@ impl Client {
         requests: BoxStream<'static, Bytes>,
         opts: CallOptions,
     ) -> crate::Result<Frames> {
-        let (mut next, _) = self.nodes_for(service, &opts).await?;
+        let (mut next, via_proxy) = self.nodes_for(service, &opts).await?;
         let node = next
             .next_chosen()
             .ok_or_else(|| Error::unavailable(CLIENT_ID, format!("no node of {service}")))?;
@@ -123,6 +122,7 @@ impl Client {
                 metadata: opts.metadata,
                 payload: Payload::Stream(requests),
                 call_timeout: opts.timeout.unwrap_or_default(),
+                via_proxy,
             })
             .await?;
         let Answer::Stream(frames) = sent else {
@@ -137,20 +137,17 @@ impl Client {
         })
     }
 
-    #[allow(clippy::too_many_arguments)]
     pub(super) async fn open(
         &self,
-        node: &Node,
-        service: &str,
+        to: super::attempt::Target<'_>,
         endpoint: &str,
         codec: Codec,
         requests: BoxStream<'static, Bytes>,
         timeout: Option<std::time::Duration>,
         metadata: &crate::metadata::Metadata,
     ) -> Result<Frames, CallError> {
-        let (mut grpc, request) =
-            self.prepare(node, service, requests, timeout, metadata, codec)?;
-        let path = grpc_path(service, endpoint);
+        let (mut grpc, request) = self.prepare(to, requests, timeout, metadata, codec)?;
+        let path = grpc_path(to.service, endpoint);
         let opened = async {
             grpc.ready()
                 .await

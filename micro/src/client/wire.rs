@@ -13,8 +13,7 @@ impl Client {
     /// the metadata, the caller's name and the codec (for the content type).
     pub(super) fn prepare<T>(
         &self,
-        node: &Node,
-        service: &str,
+        to: super::attempt::Target<'_>,
         payload: T,
         timeout: Option<Duration>,
         metadata: &Metadata,
@@ -23,7 +22,7 @@ impl Client {
         let channel = self
             .inner
             .pool
-            .get(node, self.identity_for(service))
+            .get(to.node, self.identity_for(to.service, to.via_proxy))
             .map_err(CallError::Call)?
             .with_codec(codec);
         let grpc = tonic::client::Grpc::new(channel)
