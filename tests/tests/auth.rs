@@ -81,18 +81,23 @@ fn tokens(dir: &std::path::Path) -> (AuthKeys, HashMap<String, String>) {
     (keys, tokens)
 }
 
+/// The test service in `registry`, checking tokens against [`policy`].
+async fn checking(registry: &Arc<dyn Registry>, keys: &AuthKeys) -> micro::service::RunningService {
+    micro_tests::builder(Arc::clone(registry), TestHandler::default())
+        .auth(policy(keys))
+        .build()
+        .unwrap()
+        .start()
+        .await
+        .unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_service_checks_every_token_against_its_rules() {
     let dir = scratch("service");
     let (keys, tokens) = tokens(&dir);
     let registry: Arc<dyn Registry> = Arc::new(MemoryRegistry::new());
-    let service = micro_tests::builder(Arc::clone(&registry), TestHandler::default())
-        .auth(policy(&keys))
-        .build()
-        .unwrap()
-        .start()
-        .await
-        .unwrap();
+    let service = checking(&registry, &keys).await;
     let address = service.local_addr().to_string();
 
     // The stock grpcio client: the status code, and the reason in the details.
@@ -243,13 +248,7 @@ async fn a_handler_passes_the_callers_token_on_when_told_to() {
     let dir = scratch("relay");
     let (keys, tokens) = tokens(&dir);
     let registry: Arc<dyn Registry> = Arc::new(MemoryRegistry::new());
-    let test = micro_tests::builder(Arc::clone(&registry), TestHandler::default())
-        .auth(policy(&keys))
-        .build()
-        .unwrap()
-        .start()
-        .await
-        .unwrap();
+    let test = checking(&registry, &keys).await;
     // The relay's own token has scope relay only: as itself it may not call the test service.
     let own = Signer::from_file(&keys.private)
         .unwrap()
