@@ -2,6 +2,7 @@
 
 mod api;
 mod auth;
+mod bot;
 mod cli;
 mod failure;
 mod new;

@@ -14,6 +14,9 @@ pub mod proto {
     micro::include_proto!("go.micro.test");
 }
 
+pub mod slack;
+pub mod telegram;
+
 /// The test service's name.
 pub const SERVICE: &str = "go.micro.test";
 

@@ -123,7 +123,7 @@ fn lookup_error(service: &str, e: RegistryError) -> Failure {
 }
 
 /// Runs one command (everything but the interactive shell), writing its output to `out`.
-pub(super) async fn execute(
+pub(crate) async fn execute(
     env: &Env,
     command: &Command,
     out: &mut (dyn Write + Send),
@@ -201,6 +201,7 @@ pub(super) async fn execute(
         Command::Api(_) => return Err(Failure::new("micro api runs from the command line")),
         Command::Proxy(_) => return Err(Failure::new("micro proxy runs from the command line")),
         Command::Web(_) => return Err(Failure::new("micro web runs from the command line")),
+        Command::Bot(_) => return Err(Failure::new("micro bot runs from the command line")),
         Command::New(_) => return Err(Failure::new("micro new runs from the command line")),
         Command::Auth { what } => crate::auth::run(what, out)?,
     }

@@ -1,5 +1,6 @@
 //! The CLI: `micro list|get|call|stream|publish|health|stats|register|deregister|cli|auth`
-//! (and `micro web`, whose terminal runs the shell's lines).
+//! (and `micro web`, whose terminal runs the shell's lines, and `micro bot`, whose built-ins
+//! run these commands).
 //!
 //! Commands write to a writer and return a [`Failure`] with its exit code, so the interactive
 //! shell runs exactly the same code as the command line.
@@ -141,6 +142,12 @@ pub(crate) enum Command {
     /// The web dashboard: explore, describe and call services, a terminal in the browser.
     #[command(after_help = "Example:\n  micro web\n  open http://127.0.0.1:8082")]
     Web(crate::web::WebArgs),
+    /// The bot: answers commands typed in Slack or Telegram; services in its namespace are
+    /// commands too.
+    #[command(
+        after_help = "Examples:\n  MICRO_SLACK_TOKEN=xoxb-... MICRO_SLACK_APP_TOKEN=xapp-... micro bot --inputs slack\n  MICRO_TELEGRAM_TOKEN=... micro bot --inputs telegram --telegram_whitelist alice,bob"
+    )]
+    Bot(crate::bot::BotArgs),
     /// Auth: the key pair, tokens, and what a token says.
     #[command(
         after_help = "Example:\n  micro auth keys --out keys\n  micro auth token --subject john --scope greeter --expiry 1h --private_key keys/private.pem"
@@ -268,6 +275,9 @@ pub(crate) async fn run(cli: Cli) -> i32 {
             .await
             .map_or_else(Failure::report, |()| 0),
         Command::Web(args) => crate::web::run(env.clone(), args)
+            .await
+            .map_or_else(Failure::report, |()| 0),
+        Command::Bot(args) => crate::bot::run(env.clone(), args)
             .await
             .map_or_else(Failure::report, |()| 0),
         command => {

@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 
 /// Commands of the command line that the shell does not run: the shell itself, and those
 /// that serve or write files.
-const NOT_IN_THE_SHELL: &[&str] = &["cli", "new", "api", "proxy", "web", "auth", "help"];
+const NOT_IN_THE_SHELL: &[&str] = &["cli", "new", "api", "proxy", "web", "bot", "auth", "help"];
 
 /// Positional arguments that take the rest of the line, as typed (JSON).
 const FREE_FORM: &[&str] = &["request", "message", "json"];
