@@ -140,6 +140,12 @@ async fn slack_socket_mode_answers_direct_messages_and_mentions_and_reconnects()
     envelopes.push(slack.send_event("Ev8", slack::direct_message("U1", "ping", "5.1")));
     slack.wait_for_post("pong").await;
 
+    // The socket drops: the bot connects again, after a backoff, and answers there.
+    slack.drop_socket();
+    slack.wait_for_connections(3).await;
+    envelopes.push(slack.send_event("Ev9", slack::direct_message("U1", "echo back-again", "6.1")));
+    slack.wait_for_post("back-again").await;
+
     // Every envelope was acknowledged.
     let acks = slack.acks();
     for envelope in &envelopes {

@@ -206,6 +206,11 @@ impl FakeSlack {
         self.send(message.to_string());
     }
 
+    /// Drops the open socket without a word, as a network failure would.
+    pub fn drop_socket(&self) {
+        self.state.socket.lock().unwrap().take();
+    }
+
     fn send(&self, text: String) {
         let socket = self.state.socket.lock().unwrap();
         let socket = socket.as_ref().expect("no socket mode connection yet");
