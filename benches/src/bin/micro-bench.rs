@@ -1,13 +1,13 @@
 //! `micro-bench`: the load harness `scripts/bench` runs. See `BENCHMARKS.md`.
 
-use micro_benches::load::{cases, report, servers, Timing};
+use micro_benches::load::{cases, external, report, servers, Timing};
 use std::time::Duration;
 
 const USAGE: &str = "\
 micro-bench: micro next to its floor (raw tonic, axum, async-nats), in one run
 
 usage: micro-bench [--quick] [--seconds S] [--warmup S] [--rounds N] [--only GROUP[,GROUP]]
-                   [--case TEXT] [--json FILE] [--svg FILE]
+                   [--case TEXT] [--json FILE] [--svg FILE] [--external]
 
   --quick        3 rounds of 0.4 s after 0.15 s of warm-up per case
                  (default: 3 rounds of 5 s after 1 s)
@@ -20,6 +20,8 @@ usage: micro-bench [--quick] [--seconds S] [--warmup S] [--rounds N] [--only GRO
                  the baseline in the same run
   --json FILE    write the figures as JSON
   --svg FILE     write the chart of req/s by concurrency (unary and gateway groups)
+  --external     instead: the raw tonic and the micro greeter under h2load (nghttp2's load
+                 generator), one connection, 16 and 64 streams in flight
 
 Internal: `micro-bench serve KIND [ARG]` and `micro-bench broker KIND NATS WARMUP RUN` are the
 server processes the harness starts.";
@@ -32,6 +34,8 @@ struct Args {
     case: Option<String>,
     json: Option<std::path::PathBuf>,
     svg: Option<std::path::PathBuf>,
+    /// The servers under an outside load generator instead of the cases.
+    external: bool,
 }
 
 fn seconds(value: Option<String>, flag: &str) -> Result<Duration, String> {
@@ -54,6 +58,7 @@ fn parse(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
         case: None,
         json: None,
         svg: None,
+        external: false,
     };
     while let Some(flag) = argv.next() {
         match flag.as_str() {
@@ -90,6 +95,7 @@ fn parse(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
             "--case" => args.case = Some(argv.next().ok_or("--case needs a name")?),
             "--json" => args.json = Some(argv.next().ok_or("--json needs a file")?.into()),
             "--svg" => args.svg = Some(argv.next().ok_or("--svg needs a file")?.into()),
+            "--external" => args.external = true,
             "-h" | "--help" => return Err(String::new()),
             other => return Err(format!("unknown argument {other:?}")),
         }
@@ -146,6 +152,9 @@ async fn broker(a: &[String]) -> Result<(), String> {
 async fn bench(args: Args) -> Result<(), String> {
     let machine = report::machine();
     println!("{machine}");
+    if args.external {
+        return external::run(args.timing, args.rounds).await;
+    }
     println!(
         "each case: {} rounds of {:.2} s warm-up, then {:.2} s measured; rows show the median round\n",
         args.rounds,

@@ -10,6 +10,7 @@
 //! - [`report`]: the table, the JSON and the SVG chart.
 
 pub mod cases;
+pub mod external;
 pub mod process;
 pub mod report;
 pub mod servers;

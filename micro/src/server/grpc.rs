@@ -44,17 +44,21 @@ where
                 Route::Here => {}
                 Route::On(target) => {
                     let req = req.map(tonic::body::Body::new);
-                    return super::forward::serve(&shared, forward, target, req, peer).await;
+                    return Box::pin(super::forward::serve(&shared, forward, target, req, peer))
+                        .await;
                 }
                 Route::Malformed(reason) => {
                     shared.stats.errors.fetch_add(1, Ordering::Relaxed);
                     let err = Error::bad_request(&service, reason);
-                    return super::refuse(req, err.to_status().into_http()).await;
+                    return Box::pin(super::refuse(req, err.to_status().into_http())).await;
                 }
             }
         }
     }
 
+    // The branches other than a unary call (forwarding, refusals, streams) are boxed: this
+    // future is moved into every request's task, and an inline branch would make it several
+    // KB to copy on each request.
     let (name, endpoint) = shared.router.route(req.uri().path());
     let content_type = req
         .headers()
@@ -73,7 +77,7 @@ where
         shared.stats.errors.fetch_add(1, Ordering::Relaxed);
         let mut rsp = err.to_status().into_http::<tonic::body::Body>();
         *rsp.status_mut() = http::StatusCode::UNSUPPORTED_MEDIA_TYPE;
-        return super::refuse(req, rsp).await;
+        return Box::pin(super::refuse(req, rsp)).await;
     };
     let Some(endpoint) = endpoint.cloned() else {
         shared.stats.errors.fetch_add(1, Ordering::Relaxed);
@@ -81,7 +85,11 @@ where
             &service,
             format!("unknown endpoint {name} of service {service}"),
         );
-        return super::refuse(req, with_codec(err.to_status().into_http(), codec)).await;
+        return Box::pin(super::refuse(
+            req,
+            with_codec(err.to_status().into_http(), codec),
+        ))
+        .await;
     };
 
     let deadline = match crate::grpc_timeout::decode(req.headers()) {
@@ -92,7 +100,11 @@ where
                 &service,
                 format!("invalid grpc-timeout {raw:?} calling {name}"),
             );
-            return super::refuse(req, with_codec(err.to_status().into_http(), codec)).await;
+            return Box::pin(super::refuse(
+                req,
+                with_codec(err.to_status().into_http(), codec),
+            ))
+            .await;
         }
     };
     let ctx = Context {
@@ -110,7 +122,7 @@ where
         endpoint,
     };
     if matches!(call.endpoint.call, Call::Stream(_)) {
-        return with_codec(serve_stream(call, req, &shared).await, codec);
+        return with_codec(Box::pin(serve_stream(call, req, &shared)).await, codec);
     }
     let mut grpc = tonic::server::Grpc::new(FrameCodec)
         .max_decoding_message_size(shared.max_message_size)
