@@ -5,7 +5,8 @@ use super::{
 };
 use futures::StreamExt;
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 // tokio's clock, so tests can pause and advance it instead of racing it.
 use tokio::sync::broadcast;
 use tokio::time::Instant;
@@ -41,9 +42,13 @@ struct Inner {
     services: Mutex<BTreeMap<String, BTreeMap<String, Record>>>,
     /// The earliest expiry of any node, so lookups skip the sweep until something is due.
     next_expiry: Mutex<Option<Instant>>,
-    /// Each looked-up service as lookups hand it out, until it changes. Locked only while
-    /// `services` is, so a copy is never older than the records.
-    shared: Mutex<HashMap<String, Arc<Vec<Service>>>>,
+    /// Whether any node expires at all: lookups of records without a TTL take no lock and
+    /// read no clock for the sweep.
+    expiring: AtomicBool,
+    /// Each looked-up service as lookups hand it out, until it changes. Read on its own by
+    /// lookups; written only while `services` is locked, so a copy is never older than the
+    /// records.
+    shared: RwLock<HashMap<String, Arc<Vec<Service>>>>,
     events: broadcast::Sender<Event>,
 }
 
@@ -68,7 +73,8 @@ impl MemoryRegistry {
             inner: Arc::new(Inner {
                 services: Mutex::new(BTreeMap::new()),
                 next_expiry: Mutex::new(None),
-                shared: Mutex::default(),
+                expiring: AtomicBool::new(false),
+                shared: RwLock::default(),
                 events,
             }),
         }
@@ -82,7 +88,7 @@ impl MemoryRegistry {
 
     /// Forgets the shared copy of `name` (every copy when `None`); called with `services` locked.
     fn unshare(&self, name: Option<&str>) {
-        let mut shared = self.inner.shared.lock().unwrap_or_else(|e| e.into_inner());
+        let mut shared = self.inner.shared.write().unwrap_or_else(|e| e.into_inner());
         match name {
             Some(name) => drop(shared.remove(name)),
             None => shared.clear(),
@@ -96,6 +102,9 @@ impl MemoryRegistry {
 
     /// Drops nodes whose TTL passed, telling watchers.
     fn expire(&self) {
+        if !self.inner.expiring.load(Ordering::Acquire) {
+            return;
+        }
         let now = Instant::now();
         {
             let next = self
@@ -145,11 +154,13 @@ impl MemoryRegistry {
                 .flat_map(|r| r.expires.values().flatten())
                 .min()
                 .copied();
-            *self
+            let mut next_expiry = self
                 .inner
                 .next_expiry
                 .lock()
-                .unwrap_or_else(|e| e.into_inner()) = next;
+                .unwrap_or_else(|e| e.into_inner());
+            *next_expiry = next;
+            self.inner.expiring.store(next.is_some(), Ordering::Release);
         }
         for service in expired {
             self.emit(Action::Delete, service);
@@ -177,6 +188,7 @@ impl Registry for MemoryRegistry {
                 .lock()
                 .unwrap_or_else(|e| e.into_inner());
             *next = Some(next.map_or(at, |n| n.min(at)));
+            self.inner.expiring.store(true, Ordering::Release);
         }
         let action = {
             let mut services = self
@@ -256,12 +268,22 @@ impl Registry for MemoryRegistry {
 
     async fn get_service(&self, name: &str) -> Result<Arc<Vec<Service>>, RegistryError> {
         self.expire();
+        // The common case: the shared copy, under a read lock alone.
+        if let Some(copy) = self
+            .inner
+            .shared
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(name)
+        {
+            return Ok(Arc::clone(copy));
+        }
         let services = self
             .inner
             .services
             .lock()
             .unwrap_or_else(|e| e.into_inner());
-        let mut shared = self.inner.shared.lock().unwrap_or_else(|e| e.into_inner());
+        let mut shared = self.inner.shared.write().unwrap_or_else(|e| e.into_inner());
         if let Some(copy) = shared.get(name) {
             return Ok(Arc::clone(copy));
         }
