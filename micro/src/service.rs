@@ -88,6 +88,7 @@ impl Service {
         Ok(RunningService {
             server,
             client: self.client,
+            broker: self.broker,
             subscriptions,
             telemetry: self.telemetry,
         })
@@ -148,6 +149,7 @@ async fn received(signal: Option<&mut tokio::signal::unix::Signal>) {
 pub struct RunningService {
     server: RunningServer,
     client: Client,
+    broker: Arc<dyn Broker>,
     subscriptions: Vec<Subscription>,
     telemetry: Telemetry,
 }
@@ -168,7 +170,8 @@ impl RunningService {
         self.client.clone()
     }
 
-    /// Graceful stop: unsubscribe, deregister, stop accepting, drain.
+    /// Graceful stop: unsubscribe, deregister, stop accepting, drain, then write what a
+    /// buffering broker still holds.
     pub async fn stop(self) -> crate::Result<()> {
         for s in self.subscriptions {
             if let Err(e) = s.unsubscribe().await {
@@ -176,6 +179,10 @@ impl RunningService {
             }
         }
         let stopped = self.server.stop().await;
+        // Handlers that ran while draining may have published.
+        if let Err(e) = self.broker.flush().await {
+            tracing::warn!(error = %e, "messages still queued for the broker may be lost");
+        }
         self.telemetry.flush().await;
         stopped
     }

@@ -522,3 +522,107 @@ async fn http_broker_delivers_across_processes_and_skips_a_killed_node() {
     assert_eq!(lines("a"), 5);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Subscribes a raw NATS client to `subject`, in its own runtime.
+fn raw_subscriber(
+    nats: &Nats,
+    subject: &str,
+) -> (
+    tokio::runtime::Runtime,
+    async_nats::Client,
+    async_nats::Subscriber,
+) {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let (raw, sub) = runtime.block_on(async {
+        let raw = async_nats::connect(nats.address()).await.unwrap();
+        let sub = raw.subscribe(subject.to_string()).await.unwrap();
+        raw.flush().await.unwrap();
+        (raw, sub)
+    });
+    (runtime, raw, sub)
+}
+
+/// Waits for `n` messages on `sub`, then checks they are `{"i":0}`, `{"i":1}`, ... in order.
+fn assert_received_in_order(
+    runtime: &tokio::runtime::Runtime,
+    sub: &mut async_nats::Subscriber,
+    n: usize,
+) {
+    let got = runtime.block_on(async {
+        let mut got = Vec::with_capacity(n);
+        while got.len() < n {
+            match tokio::time::timeout(Duration::from_secs(5), sub.next()).await {
+                Ok(Some(m)) => got.push(m.payload),
+                _ => break,
+            }
+        }
+        got
+    });
+    assert_eq!(
+        got.len(),
+        n,
+        "every message published before the flush arrived"
+    );
+    for (i, body) in got.iter().enumerate() {
+        assert_eq!(&body[..], format!(r#"{{"i":{i}}}"#).as_bytes(), "in order");
+    }
+}
+
+/// A buffered NATS broker only queues a publish; its flush writes everything queued, so a
+/// program that flushes and exits at once (its runtime dropped, async-nats's connection task
+/// with it) loses nothing.
+#[test]
+fn a_buffered_nats_broker_loses_nothing_it_flushed() {
+    const N: usize = 20_000;
+    let nats = Nats::start();
+    let (watcher, _raw, mut sub) = raw_subscriber(&nats, "go.micro.test.buffered");
+    let publisher = tokio::runtime::Runtime::new().unwrap();
+    publisher.block_on(async {
+        let broker = NatsBroker::new(&nats.address()).buffered();
+        for i in 0..N {
+            let body = bytes::Bytes::from(format!(r#"{{"i":{i}}}"#));
+            let message = Message {
+                header: Default::default(),
+                body,
+            };
+            broker
+                .publish("go.micro.test.buffered", message)
+                .await
+                .unwrap();
+        }
+        broker.flush().await.unwrap();
+    });
+    // Whatever was still queued in this runtime would die with it.
+    drop(publisher);
+    assert_received_in_order(&watcher, &mut sub, N);
+}
+
+/// Stopping a service flushes its broker: what its client published is at the server.
+#[test]
+fn a_service_on_a_buffered_nats_broker_flushes_when_it_stops() {
+    const N: usize = 2_000;
+    let nats = Nats::start();
+    let (watcher, _raw, mut sub) = raw_subscriber(&nats, "go.micro.test.stopped");
+    let publisher = tokio::runtime::Runtime::new().unwrap();
+    publisher.block_on(async {
+        let broker: Arc<dyn Broker> = Arc::new(NatsBroker::new(&nats.address()).buffered());
+        let svc = micro::Service::builder()
+            .flags(micro::Flags::default())
+            .name("go.micro.srv.buffered")
+            .registry(Arc::new(MemoryRegistry::new()))
+            .broker(broker)
+            .build()
+            .unwrap();
+        let running = svc.start().await.unwrap();
+        let client = running.client();
+        for i in 0..N {
+            client
+                .publish_json("go.micro.test.stopped", &serde_json::json!({ "i": i }))
+                .await
+                .unwrap();
+        }
+        running.stop().await.unwrap();
+    });
+    drop(publisher);
+    assert_received_in_order(&watcher, &mut sub, N);
+}

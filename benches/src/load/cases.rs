@@ -4,6 +4,7 @@
 //! |-----------|-----------------------------------|-----------------------------------------|
 //! | `unary`   | micro client -> micro service, protobuf and JSON | raw tonic client -> raw tonic server |
 //! | `stream`  | `Greeter.Stream`, 1,000 replies   | the same on raw tonic                   |
+//! | `unary`   | the volo-grpc greeter, under volo's client and raw tonic's | the same |
 //! | `unary`, `stream` | each pair split: micro client -> raw server, raw client -> micro server | the same |
 //! | `gateway` | HTTP -> `micro api` (rpc) -> greeter | HTTP -> axum handler + raw tonic client -> greeter |
 //! | `proxy`   | micro client -> `micro proxy` -> micro greeter; and the direct call | the same through a hand-written raw-frame forwarder on tonic's channel |
@@ -55,6 +56,10 @@ enum Runner {
     Gateway(&'static str),
     /// A micro client's call through this forwarding server kind, or straight (`None`).
     Proxy(Option<&'static str>),
+    /// The volo-grpc greeter server, called by volo's own client or by raw tonic's.
+    Volo {
+        tonic_client: bool,
+    },
     /// This broker loop kind.
     Broker(&'static str),
     /// A unary call over TLS: raw tonic on both sides, or micro (verifying a token on every
@@ -162,10 +167,30 @@ const CASES: &[Case] = &[
         baseline: false,
         unit: "req/s",
         compared: true,
-        top_only: true,
+        top_only: false,
         runner: Runner::Cross {
             stream: false,
             micro_client: false,
+        },
+    },
+    Case {
+        group: "unary",
+        name: "tonic client, volo-grpc server",
+        baseline: false,
+        unit: "req/s",
+        compared: true,
+        top_only: false,
+        runner: Runner::Volo { tonic_client: true },
+    },
+    Case {
+        group: "unary",
+        name: "volo-grpc",
+        baseline: false,
+        unit: "req/s",
+        compared: true,
+        top_only: false,
+        runner: Runner::Volo {
+            tonic_client: false,
         },
     },
     Case {
@@ -302,7 +327,16 @@ const CASES: &[Case] = &[
     },
     Case {
         group: "broker",
-        name: "micro nats",
+        name: "micro nats, buffered",
+        baseline: false,
+        unit: "msg/s",
+        compared: true,
+        top_only: false,
+        runner: Runner::Broker("micro-nats-buffered"),
+    },
+    Case {
+        group: "broker",
+        name: "micro nats, each publish written",
         baseline: false,
         unit: "msg/s",
         compared: true,
@@ -463,6 +497,7 @@ pub async fn run(plan: &Plan, mut progress: impl FnMut(&Row)) -> Result<Vec<Row>
                         Runner::StreamMicro => stream_micro(conc, t).await?,
                         Runner::Gateway(kind) => gateway(conc, t, kind).await?,
                         Runner::Proxy(kind) => proxied(conc, t, kind).await?,
+                        Runner::Volo { tonic_client } => unary_volo(conc, t, tonic_client).await?,
                         Runner::Tls { micro, auth } => {
                             if pki.is_none() {
                                 pki = Some(
@@ -593,6 +628,22 @@ async fn unary_tonic(conc: usize, t: Timing) -> Result<Measured, String> {
     let (server, ready) = Server::start::<Ready>("tonic-greeter", &[]).await?;
     let client = tonic_client(&ready.address).await?;
     measure(&server, conc, t, move || tonic_call(client.clone())).await
+}
+
+/// The volo-grpc greeter, under raw tonic's client (in this process) or volo's (in its own).
+async fn unary_volo(conc: usize, t: Timing, tonic_client: bool) -> Result<Measured, String> {
+    let (server, ready) = super::volo::server().await?;
+    if tonic_client {
+        let client = self::tonic_client(&ready.address).await?;
+        return measure(&server, conc, t, move || tonic_call(client.clone())).await;
+    }
+    let run = super::volo::load(&server, &ready.address, conc, t).await?;
+    Ok(Measured {
+        sample: run.sample,
+        cpu_seconds: run.cpu_seconds,
+        client_cpu_seconds: Some(run.client_cpu_seconds),
+        rss_mib: Proc(server.pid()).peak_rss_mib(),
+    })
 }
 
 /// One greeter call with the raw tonic client.

@@ -1,8 +1,8 @@
 //! The server side measured from outside: `h2load` (nghttp2's HTTP/2 load generator, in C)
 //! sends the same gRPC request (`Greeter.Call {"name": "John"}`, framed, `content-type:
 //! application/grpc`, `te: trailers`) over one connection with N streams in flight, to the
-//! raw tonic greeter and to the micro greeter, rounds alternating. No Rust client is on the
-//! measured path, so the servers are not judged only by our own client.
+//! raw tonic greeter, the micro greeter and the volo-grpc greeter, rounds alternating. No Rust
+//! client is on the measured path, so the servers are not judged only by our own client.
 
 use super::process::{CpuWindow, Proc, Server};
 use super::servers::Ready;
@@ -11,9 +11,10 @@ use std::path::PathBuf;
 use tokio::process::Command;
 
 /// The servers, baseline first.
-const SERVERS: [(&str, &str); 2] = [
+const SERVERS: [(&str, &str); 3] = [
     ("tonic-greeter", "raw tonic server (baseline)"),
     ("micro-greeter", "micro greeter"),
+    ("volo-greeter", "volo-grpc server"),
 ];
 
 /// Streams in flight on the one connection.
@@ -95,7 +96,10 @@ async fn round(
     timing: Timing,
     request: &PathBuf,
 ) -> Result<Round, String> {
-    let (server, ready): (Server, Ready) = Server::start(kind, &[]).await?;
+    let (server, ready): (Server, Ready) = match kind {
+        "volo-greeter" => super::volo::server().await?,
+        _ => Server::start(kind, &[]).await?,
+    };
     let url = format!("http://{}/go.micro.srv.greeter.Greeter/Call", ready.address);
     let warmup_ms = (timing.warmup.as_millis() as u64).max(100);
     let run_s = timing.run.as_secs_f64().max(1.0).round() as u64;

@@ -14,6 +14,7 @@ pub mod external;
 pub mod process;
 pub mod report;
 pub mod servers;
+pub mod volo;
 
 use serde::{Deserialize, Serialize};
 use std::future::Future;

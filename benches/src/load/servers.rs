@@ -278,7 +278,7 @@ pub struct BrokerRun {
 pub const BATCH: u64 = 1_000;
 
 /// Publish -> deliver in one process, publisher and subscriber on `kind` (`raw-nats`,
-/// `micro-nats`, `micro-http`): batches of [`BATCH`] messages, each batch published and then
+/// `micro-nats`, `micro-nats-buffered`, `micro-http`): batches of [`BATCH`] messages, each batch published and then
 /// awaited until delivered, for `timing.warmup` and then `timing.run`.
 pub async fn broker(kind: &str, nats: &str, timing: Timing) -> Result<BrokerRun, String> {
     let tally = Arc::new(Tally::default());
@@ -296,10 +296,13 @@ pub async fn broker(kind: &str, nats: &str, timing: Timing) -> Result<BrokerRun,
             });
             (Publisher::Raw(client), Box::new(AbortOnDrop(task)))
         }
-        "micro-nats" | "micro-http" => {
+        "micro-nats" | "micro-nats-buffered" | "micro-http" => {
             let (subscriber, publisher): (Arc<dyn Broker>, Arc<dyn Broker>) =
                 if kind == "micro-nats" {
                     let broker: Arc<dyn Broker> = Arc::new(NatsBroker::new(nats));
+                    (Arc::clone(&broker), broker)
+                } else if kind == "micro-nats-buffered" {
+                    let broker: Arc<dyn Broker> = Arc::new(NatsBroker::new(nats).buffered());
                     (Arc::clone(&broker), broker)
                 } else {
                     let registry: Arc<dyn Registry> = Arc::new(MemoryRegistry::new());

@@ -202,8 +202,15 @@ pub trait Broker: Send + Sync + std::fmt::Debug + 'static {
         Ok(())
     }
 
-    /// Publishes `message` to `topic`. No subscriber is not an error.
+    /// Publishes `message` to `topic`. No subscriber is not an error. Unless the broker was
+    /// made to buffer (see [`NatsBroker::buffered`]), Ok means the message left this process.
     async fn publish(&self, topic: &str, message: Message) -> Result<(), BrokerError>;
+
+    /// Waits until every message published so far has left this process. Only a buffering
+    /// broker has anything to do; [`RunningService::stop`](crate::RunningService::stop) calls it.
+    async fn flush(&self) -> Result<(), BrokerError> {
+        Ok(())
+    }
 
     /// Calls `handler` for messages published to `topic`.
     async fn subscribe(
