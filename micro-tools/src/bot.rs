@@ -242,10 +242,10 @@ pub(crate) async fn run(env: Env, args: &BotArgs) -> Result<(), Failure> {
     // The bot calls as its operator, with MICRO_AUTH_TOKEN when set, as the CLI does.
     let cli = Arc::new(BotCli { env: env.clone() });
     let bot = micro_bot::Bot::new(env.client.clone(), env.registry.clone(), cli, options);
+    let names: Vec<&str> = inputs.iter().map(Input::name).collect();
     let connected = micro_bot::connect(bot, inputs)
         .await
         .map_err(|e| Failure::new(format!("micro bot: {e}")))?;
-    let names = micro_bot::input::names(args.inputs.as_deref()).unwrap_or_default();
     eprintln!("micro bot answering on {}", names.join(", "));
     connected.serve(micro::service::shutdown_signal()).await;
     Ok(())

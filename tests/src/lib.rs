@@ -849,12 +849,24 @@ impl Drop for Nats {
 
 /// Polls `f` until it is true; panics after `limit`, saying `what`.
 pub async fn eventually(what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
+    found(|| what.to_string(), limit, || f().then_some(())).await
+}
+
+/// Polls `f` until it finds something, and returns it; panics after `limit` with what `failed`
+/// says then (it may describe what was seen instead).
+pub async fn found<T>(
+    failed: impl FnOnce() -> String,
+    limit: Duration,
+    mut f: impl FnMut() -> Option<T>,
+) -> T {
     let deadline = tokio::time::Instant::now() + limit;
-    while !f() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{what}: not within {limit:?}"
-        );
+    loop {
+        if let Some(found) = f() {
+            return found;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            panic!("{}: not within {limit:?}", failed());
+        }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }

@@ -231,21 +231,16 @@ impl FakeSlack {
 
     /// Waits for a posted message whose text contains `part`; returns it.
     pub async fn wait_for_post(&self, part: &str) -> Value {
-        let found = || {
+        let matching = || {
             self.posted()
                 .into_iter()
-                .any(|p| p["text"].as_str().is_some_and(|t| t.contains(part)))
+                .find(|p| p["text"].as_str().is_some_and(|t| t.contains(part)))
         };
-        crate::eventually(
-            &format!("a message containing {part:?}"),
-            Duration::from_secs(20),
-            found,
-        )
-        .await;
-        self.posted()
-            .into_iter()
-            .find(|p| p["text"].as_str().is_some_and(|t| t.contains(part)))
-            .unwrap()
+        let failed = || {
+            let posted = self.posted();
+            format!("a message containing {part:?} (posted: {posted:#?})")
+        };
+        crate::found(failed, Duration::from_secs(20), matching).await
     }
 
     /// How many posted messages contain `part`.

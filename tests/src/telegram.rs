@@ -154,18 +154,11 @@ impl FakeTelegram {
                     .then(|| text.to_string())
             })
         };
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-        loop {
-            if let Some(text) = matching(self.sent()) {
-                return text;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "no reply to {chat} containing {part:?} within 20 s; sent: {:#?}",
-                self.sent()
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        let failed = || {
+            let sent = self.sent();
+            format!("a reply to {chat} containing {part:?} (sent: {sent:#?})")
+        };
+        crate::found(failed, Duration::from_secs(20), || matching(self.sent())).await
     }
 
     /// How many messages went to `chat`.

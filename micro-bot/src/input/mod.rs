@@ -23,6 +23,17 @@ pub enum Input {
     Telegram(telegram::TelegramOptions),
 }
 
+impl Input {
+    /// Its name, as `--inputs` spells it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Input::Slack(_) => "slack",
+            Input::SlackEvents(_) => "slack-events",
+            Input::Telegram(_) => "telegram",
+        }
+    }
+}
+
 /// The inputs named in `list` (`slack,telegram`): each name once, known, and at least one.
 pub fn names(list: Option<&str>) -> Result<Vec<&'static str>, BotError> {
     let mut chosen = Vec::new();

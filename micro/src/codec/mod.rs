@@ -7,7 +7,7 @@ mod bytes;
 mod json;
 mod proto;
 
-pub use self::bytes::FrameCodec;
+pub use self::bytes::{FrameCodec, FrameDecoder};
 
 use crate::schema::Schema;
 use ::bytes::{Bytes, BytesMut};

@@ -268,7 +268,7 @@ where
         return Status::unimplemented(detail).into_http();
     }
     let requests = Streaming::new_request(
-        FrameCodec,
+        crate::codec::FrameDecoder::default(),
         req.into_body(),
         None,
         Some(shared.max_message_size),
