@@ -4,7 +4,7 @@
 //!
 //! `volo-greeter serve` says `READY {"address":...}`; `volo-greeter load ADDRESS CONCURRENCY
 //! WARMUP RUN` (seconds) says `OPEN` and `CLOSED` around its measured window, then
-//! `SAMPLE <json>` (a [`Report`]).
+//! `SAMPLE <json>`: the measured calls and the latency of each.
 
 use super::process::{CpuWindow, Proc, Server};
 use super::servers::Ready;

@@ -207,7 +207,7 @@ pub trait Broker: Send + Sync + std::fmt::Debug + 'static {
     async fn publish(&self, topic: &str, message: Message) -> Result<(), BrokerError>;
 
     /// Waits until every message published so far has left this process. Only a buffering
-    /// broker has anything to do; [`RunningService::stop`](crate::RunningService::stop) calls it.
+    /// broker has anything to do; [`RunningService::stop`](crate::service::RunningService::stop) calls it.
     async fn flush(&self) -> Result<(), BrokerError> {
         Ok(())
     }
