@@ -281,3 +281,130 @@ async fn one_trace_crosses_services_the_wire_and_the_broker() {
         receiver.of_kind("span")
     );
 }
+
+/// One hop of a chain: answers with the `traceparent` it was called with, then what the next
+/// service answered (with the context passed on), if there is one.
+#[derive(Clone)]
+struct Hop {
+    next: Option<(Client, &'static str)>,
+}
+
+#[micro::handler(name = "Hop")]
+impl Hop {
+    async fn call(&self, ctx: &Context, _req: EchoRequest) -> micro::Result<EchoResponse> {
+        let mut seen = ctx
+            .metadata()
+            .get("traceparent")
+            .cloned()
+            .unwrap_or_default();
+        if let Some((client, service)) = &self.next {
+            let reply: EchoResponse = client
+                .call(
+                    service,
+                    "Hop.Call",
+                    &EchoRequest::default(),
+                    CallOptions::from(ctx),
+                )
+                .await?;
+            seen = format!("{seen} {}", reply.message);
+        }
+        Ok(EchoResponse {
+            message: seen,
+            ..Default::default()
+        })
+    }
+}
+
+/// `(trace id, span id, flags)` of a `traceparent`.
+fn parts(traceparent: &str) -> (&str, &str, &str) {
+    let fields: Vec<&str> = traceparent.split('-').collect();
+    assert_eq!(fields.len(), 4, "a traceparent: {traceparent:?}");
+    assert_eq!(fields[0], "00", "{traceparent}");
+    assert_eq!(
+        (fields[1].len(), fields[2].len()),
+        (32, 16),
+        "{traceparent}"
+    );
+    (fields[1], fields[2], fields[3])
+}
+
+/// A tracer exported nowhere records nothing, but still gives each call its ids and carries the
+/// trace on: caller -> A -> B share one trace id, each hop has a span id of its own, and a
+/// caller's unsampled trace stays unsampled.
+#[tokio::test]
+async fn a_tracer_exported_nowhere_still_carries_the_trace() {
+    let registry: Arc<dyn Registry> = Arc::new(MemoryRegistry::new());
+    let tracer = Tracer::new("go.micro.test.chain");
+    let service = |name: &'static str, hop: Hop| {
+        micro::Service::builder()
+            .flags(micro::Flags::default())
+            .name(name)
+            .registry(Arc::clone(&registry))
+            .layer(tracer.server())
+            .handler(hop)
+            .build()
+            .unwrap()
+    };
+    let b = service("go.micro.test.b", Hop { next: None })
+        .start()
+        .await
+        .unwrap();
+    let a_client = Client::builder()
+        .registry(Arc::clone(&registry))
+        .layer(tracer.client())
+        .build();
+    let a = service(
+        "go.micro.test.a",
+        Hop {
+            next: Some((a_client, "go.micro.test.b")),
+        },
+    )
+    .start()
+    .await
+    .unwrap();
+    let caller = Client::builder()
+        .registry(Arc::clone(&registry))
+        .layer(Tracer::new("test.caller").client())
+        .build();
+
+    // A new trace, sampled.
+    let reply: EchoResponse = caller
+        .call(
+            "go.micro.test.a",
+            "Hop.Call",
+            &EchoRequest::default(),
+            CallOptions::default(),
+        )
+        .await
+        .unwrap();
+    let (at_a, at_b) = reply.message.split_once(' ').expect("two traceparents");
+    let ((trace_a, span_a, flags_a), (trace_b, span_b, flags_b)) = (parts(at_a), parts(at_b));
+    assert_eq!(trace_a, trace_b, "one trace: {reply:?}");
+    assert_ne!(trace_a, "0".repeat(32));
+    assert_ne!(span_a, span_b, "each hop its own span");
+    assert_eq!((flags_a, flags_b), ("01", "01"), "sampled");
+
+    // The caller's own trace, unsampled: continued, and left unsampled.
+    let theirs = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00";
+    let reply: EchoResponse = caller
+        .call(
+            "go.micro.test.a",
+            "Hop.Call",
+            &EchoRequest::default(),
+            CallOptions::default().metadata("traceparent", theirs),
+        )
+        .await
+        .unwrap();
+    let (at_a, at_b) = reply.message.split_once(' ').expect("two traceparents");
+    let ((trace_a, span_a, flags_a), (trace_b, _, flags_b)) = (parts(at_a), parts(at_b));
+    assert_eq!(trace_a, "0af7651916cd43dd8448eb211c80319c");
+    assert_eq!(trace_b, trace_a);
+    assert_ne!(
+        span_a, "b7ad6b7169203331",
+        "the caller's client made a span of its own"
+    );
+    assert_eq!((flags_a, flags_b), ("00", "00"), "still unsampled");
+
+    a.stop().await.unwrap();
+    b.stop().await.unwrap();
+}

@@ -66,17 +66,26 @@ pub enum TraceError {
 pub struct Tracer {
     provider: SdkTracerProvider,
     tracer: SdkTracer,
+    /// Whether spans are recorded; see [`Tracer::new`].
+    recording: bool,
 }
 
 impl Tracer {
     /// Spans with ids and propagation, exported nowhere (for peers that record them, or to
     /// carry a caller's trace through).
+    ///
+    /// Nothing could read what such a span records, so with the SDK's default sampler (no
+    /// `OTEL_TRACES_SAMPLER`) none is recorded: each call gets its ids (the caller's trace, a
+    /// new span id, the caller's sampled flag or sampled) and carries them on, as a recorded
+    /// span would, for a fraction of the cost.
     pub fn new(service: &str) -> Tracer {
-        Tracer::with_provider(
+        let mut tracer = Tracer::with_provider(
             SdkTracerProvider::builder()
                 .with_resource(resource(service))
                 .build(),
-        )
+        );
+        tracer.recording = std::env::var_os("OTEL_TRACES_SAMPLER").is_some();
+        tracer
     }
 
     /// Spans exported in batches over OTLP/gRPC to `endpoint` (`http://host:4317`; a bare
@@ -106,7 +115,11 @@ impl Tracer {
     /// Spans of a provider of your own (its sampler, processors and exporters).
     pub fn with_provider(provider: SdkTracerProvider) -> Tracer {
         let tracer = provider.tracer("micro");
-        Tracer { provider, tracer }
+        Tracer {
+            provider,
+            tracer,
+            recording: true,
+        }
     }
 
     /// The layer for a service's endpoints
@@ -131,6 +144,7 @@ impl Tracer {
         TraceLayer {
             side,
             tracer: self.tracer.clone(),
+            recording: self.recording,
         }
     }
 
@@ -208,6 +222,7 @@ enum Side {
 pub struct TraceLayer {
     side: Side,
     tracer: SdkTracer,
+    recording: bool,
 }
 
 impl<Req, Rsp> tower::Layer<Stack<Req, Rsp>> for TraceLayer {
@@ -240,6 +255,27 @@ impl TraceLayer {
             }
         }
         w3c::extract(carrier)
+    }
+
+    /// A context whose span has ids and no record: the parent's trace (or a new one), a new
+    /// span id, the parent's sampled flag (sampled without a parent), as the SDK's default
+    /// parent-based, always-on sampler decides.
+    fn unrecorded(parent: Otel) -> Otel {
+        use opentelemetry::trace::{SpanContext, TraceFlags};
+        use opentelemetry_sdk::trace::{IdGenerator as _, RandomIdGenerator};
+        let ids = RandomIdGenerator::default();
+        let from = parent.span().span_context().clone();
+        let (trace_id, flags, state) = if from.is_valid() {
+            (
+                from.trace_id(),
+                from.trace_flags(),
+                from.trace_state().clone(),
+            )
+        } else {
+            (ids.new_trace_id(), TraceFlags::SAMPLED, Default::default())
+        };
+        let span = SpanContext::new(trace_id, ids.new_span_id(), flags, false, state);
+        parent.with_remote_span_context(span)
     }
 }
 
@@ -359,10 +395,6 @@ impl<Req: Observed> tower::Service<Req> for TraceService<Stack<Req, Req::Respons
         let side = self.layer.side;
         let parent = self.layer.parent(request.carrier());
         let (service, endpoint) = request.names();
-        let names = Names::of(side, service, endpoint, request.topic());
-        let mut attributes = Vec::with_capacity(names.attributes.len() + 1);
-        attributes.extend(names.attributes.iter().cloned());
-        attributes.extend(request.peer().map(peer));
         let log = tracing::info_span!(
             "request",
             side = ?side,
@@ -370,6 +402,16 @@ impl<Req: Observed> tower::Service<Req> for TraceService<Stack<Req, Req::Respons
             endpoint = %endpoint,
             trace_id = tracing::field::Empty,
         );
+        if !self.layer.recording {
+            let cx = TraceLayer::unrecorded(parent);
+            w3c::inject(cx.span().span_context(), request.carrier());
+            let call = self.inner.call(request);
+            return joined(call, log, cx);
+        }
+        let names = Names::of(side, service, endpoint, request.topic());
+        let mut attributes = Vec::with_capacity(names.attributes.len() + 1);
+        attributes.extend(names.attributes.iter().cloned());
+        attributes.extend(request.peer().map(peer));
         let span = self
             .layer
             .tracer
@@ -395,16 +437,26 @@ impl<Req: Observed> tower::Service<Req> for TraceService<Stack<Req, Req::Respons
                 }
             }
         };
-        // Without a `tracing` subscriber that wants it, the log span is nothing to enter.
-        if log.is_disabled() {
-            return Box::pin(traced.with_context(cx));
-        }
-        let trace_id = cx.span().span_context().trace_id();
-        if trace_id != opentelemetry::trace::TraceId::INVALID {
-            log.record("trace_id", tracing::field::display(trace_id));
-        }
-        Box::pin(traced.instrument(log).with_context(cx))
+        joined(traced, log, cx)
     }
+}
+
+/// `call` run in the OpenTelemetry context `cx` and inside the `tracing` span `log`, which
+/// carries the trace id.
+fn joined<T>(
+    call: impl std::future::Future<Output = T> + Send + 'static,
+    log: tracing::Span,
+    cx: Otel,
+) -> futures::future::BoxFuture<'static, T> {
+    // Without a `tracing` subscriber that wants it, the log span is nothing to enter.
+    if log.is_disabled() {
+        return Box::pin(call.with_context(cx));
+    }
+    let trace_id = cx.span().span_context().trace_id();
+    if trace_id != opentelemetry::trace::TraceId::INVALID {
+        log.record("trace_id", tracing::field::display(trace_id));
+    }
+    Box::pin(call.instrument(log).with_context(cx))
 }
 
 /// Ends the span of `cx` with the request's outcome.
