@@ -35,6 +35,8 @@ fn every_group_runs_and_reports_table_json_and_chart() {
             "0.3",
             "--rounds",
             "1",
+            // scripts/test does not build the volo-grpc peer.
+            "--no-peer",
             "--json",
         ])
         .arg(&json)
@@ -67,7 +69,8 @@ fn every_group_runs_and_reports_table_json_and_chart() {
         ("stream", "micro proto", 16),
         ("stream", "tonic client, micro server", 16),
         ("gateway", "micro api (rpc)", 64),
-        ("broker", "micro nats", 1000),
+        ("broker", "micro nats, buffered", 1000),
+        ("broker", "micro nats, each publish written", 1000),
     ] {
         let r = row(group, case, conc);
         let items = r["sample"]["items"].as_u64().unwrap_or(0);
@@ -86,6 +89,12 @@ fn every_group_runs_and_reports_table_json_and_chart() {
             "no server RSS: {r:#}"
         );
     }
+    assert!(
+        !rows
+            .iter()
+            .any(|r| r["case"].as_str().is_some_and(|c| c.contains("volo"))),
+        "--no-peer leaves the volo-grpc rows out: {report:#}"
+    );
     let http = row("broker", "micro http broker", 1000);
     assert!(
         http["sample"]["items"].as_u64().unwrap_or(0) > 0,
@@ -130,6 +139,28 @@ fn bad_arguments_are_refused_with_the_usage() {
         );
         assert!(stderr.contains("usage: micro-bench"), "{stderr}");
     }
+}
+
+/// The volo-grpc rows need `volo-greeter`, which only `scripts/bench` builds (in release): a
+/// run that wants them without it stops and says how to build it.
+#[test]
+fn the_peer_missing_says_how_to_build_it() {
+    let dir = Path::new(BENCH).parent().expect("binary dir");
+    assert!(
+        !dir.join("volo-greeter").exists(),
+        "this test needs no volo-greeter next to {BENCH}"
+    );
+    let run = Command::new(BENCH)
+        .args(["--only", "unary", "--case", "volo", "--seconds", "0.1"])
+        .args(["--warmup", "0.1", "--rounds", "1"])
+        .output()
+        .expect("running micro-bench");
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("volo-greeter is missing: scripts/bench builds it (cargo build --release --manifest-path benches/volo/Cargo.toml --target-dir target)"),
+        "{stderr}"
+    );
 }
 
 fn tempdir() -> std::path::PathBuf {

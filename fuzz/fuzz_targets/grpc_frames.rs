@@ -1,5 +1,5 @@
 //! A request body as a server reads it: gRPC frames (flag, length, message) through tonic's
-//! reader and micro's frame codec, with micro's 4 MiB limit. Any bytes give messages, then the
+//! reader and micro's frame decoder, with micro's 4 MiB limit. Any bytes give messages, then the
 //! end or a refusal; never a panic, never more than the limit held.
 #![no_main]
 
@@ -9,7 +9,7 @@ use libfuzzer_sys::fuzz_target;
 fuzz_target!(|data: &[u8]| {
     let body = http_body_util::Full::new(Bytes::copy_from_slice(data));
     let mut frames = tonic::codec::Streaming::new_request(
-        micro::codec::FrameCodec,
+        micro::codec::FrameDecoder::default(),
         body,
         None,
         Some(micro::server::DEFAULT_MAX_MESSAGE_SIZE),

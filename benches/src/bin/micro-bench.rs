@@ -7,7 +7,7 @@ const USAGE: &str = "\
 micro-bench: micro next to its floor (raw tonic, axum, async-nats), in one run
 
 usage: micro-bench [--quick] [--seconds S] [--warmup S] [--rounds N] [--only GROUP[,GROUP]]
-                   [--case TEXT] [--json FILE] [--svg FILE] [--external]
+                   [--case TEXT] [--json FILE] [--svg FILE] [--external] [--no-peer]
 
   --quick        3 rounds of 0.4 s after 0.15 s of warm-up per case
                  (default: 3 rounds of 5 s after 1 s)
@@ -20,8 +20,10 @@ usage: micro-bench [--quick] [--seconds S] [--warmup S] [--rounds N] [--only GRO
                  the baseline in the same run
   --json FILE    write the figures as JSON
   --svg FILE     write the chart of req/s by concurrency (unary and gateway groups)
-  --external     instead: the raw tonic and the micro greeter under h2load (nghttp2's load
-                 generator), one connection, 16 and 64 streams in flight
+  --external     instead: the raw tonic, the micro and the volo-grpc greeter under h2load
+                 (nghttp2's load generator), one connection, 16 and 64 streams in flight
+  --no-peer      leave out the volo-grpc peer, whose volo-greeter binary scripts/bench builds
+                 next to this one (scripts/test does not)
 
 Internal: `micro-bench serve KIND [ARG]` and `micro-bench broker KIND NATS WARMUP RUN` are the
 server processes the harness starts.";
@@ -36,6 +38,8 @@ struct Args {
     svg: Option<std::path::PathBuf>,
     /// The servers under an outside load generator instead of the cases.
     external: bool,
+    /// Whether the volo-grpc peer runs.
+    peer: bool,
 }
 
 fn seconds(value: Option<String>, flag: &str) -> Result<Duration, String> {
@@ -59,6 +63,7 @@ fn parse(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
         json: None,
         svg: None,
         external: false,
+        peer: true,
     };
     while let Some(flag) = argv.next() {
         match flag.as_str() {
@@ -96,6 +101,7 @@ fn parse(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
             "--json" => args.json = Some(argv.next().ok_or("--json needs a file")?.into()),
             "--svg" => args.svg = Some(argv.next().ok_or("--svg needs a file")?.into()),
             "--external" => args.external = true,
+            "--no-peer" => args.peer = false,
             "-h" | "--help" => return Err(String::new()),
             other => return Err(format!("unknown argument {other:?}")),
         }
@@ -153,7 +159,7 @@ async fn bench(args: Args) -> Result<(), String> {
     let machine = report::machine();
     println!("{machine}");
     if args.external {
-        return external::run(args.timing, args.rounds).await;
+        return external::run(args.timing, args.rounds, args.peer).await;
     }
     println!(
         "each case: {} rounds of {:.2} s warm-up, then {:.2} s measured; rows show the median round\n",
@@ -167,6 +173,7 @@ async fn bench(args: Args) -> Result<(), String> {
         rounds: args.rounds,
         groups: args.groups,
         case: args.case,
+        peer: args.peer,
     };
     let rows = cases::run(&plan, |row| println!("{}", report::line(row))).await?;
     println!("\nwith ratios to each group's baseline (same concurrency):\n");

@@ -377,6 +377,8 @@ pub struct Plan {
     pub groups: Vec<String>,
     /// Only cases whose name holds this (any case), e.g. `micro` or `tonic`.
     pub case: Option<String>,
+    /// Whether the volo-grpc peer's rows run (its binary is built by `scripts/bench` only).
+    pub peer: bool,
 }
 
 /// One line of the table.
@@ -476,6 +478,7 @@ pub async fn run(plan: &Plan, mut progress: impl FnMut(&Row)) -> Result<Vec<Row>
             let cases: Vec<&Case> = CASES
                 .iter()
                 .filter(|c| c.group == *group && picked(c.name) && (top || !c.top_only))
+                .filter(|c| plan.peer || !matches!(c.runner, Runner::Volo { .. }))
                 .collect();
             // Rounds alternate the cases, so a machine that slows down or speeds up during the
             // run weighs on the framework and its baseline alike; each row is its median round.

@@ -147,7 +147,11 @@ async fn round(
 
 /// Runs every server at every concurrency, `rounds` alternating rounds each; prints the
 /// medians with their ratio to the raw tonic server.
-pub async fn run(timing: Timing, rounds: usize) -> Result<(), String> {
+pub async fn run(timing: Timing, rounds: usize, peer: bool) -> Result<(), String> {
+    let servers: Vec<(&str, &str)> = SERVERS
+        .into_iter()
+        .filter(|(kind, _)| peer || *kind != "volo-greeter")
+        .collect();
     let request = std::env::temp_dir().join(format!("micro-bench-grpc-{}.bin", std::process::id()));
     std::fs::write(&request, REQUEST).map_err(|e| format!("{}: {e}", request.display()))?;
     println!("external: h2load, one connection, {rounds} alternating rounds, medians");
@@ -156,14 +160,14 @@ pub async fn run(timing: Timing, rounds: usize) -> Result<(), String> {
         "server", "conc", "rate", "mean", "srv cpu", "ratio"
     );
     for concurrency in CONCURRENCY {
-        let mut results: Vec<Vec<Round>> = vec![Vec::new(); SERVERS.len()];
+        let mut results: Vec<Vec<Round>> = vec![Vec::new(); servers.len()];
         for _ in 0..rounds {
-            for (i, (kind, _)) in SERVERS.iter().enumerate() {
+            for (i, (kind, _)) in servers.iter().enumerate() {
                 results[i].push(round(kind, concurrency, timing, &request).await?);
             }
         }
         let medians: Vec<Round> = results.into_iter().map(median).collect();
-        for (i, (_, name)) in SERVERS.iter().enumerate() {
+        for (i, (_, name)) in servers.iter().enumerate() {
             let m = medians[i];
             println!(
                 "{:<30} {:>5} {:>8.0} req/s {:>8.0}us {:>8.1}us {:>7.2}",
