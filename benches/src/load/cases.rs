@@ -500,7 +500,7 @@ pub async fn run(plan: &Plan, mut progress: impl FnMut(&Row)) -> Result<Vec<Row>
                         Runner::StreamMicro => stream_micro(conc, t).await?,
                         Runner::Gateway(kind) => gateway(conc, t, kind).await?,
                         Runner::Proxy(kind) => proxied(conc, t, kind).await?,
-                        Runner::Volo { tonic_client } => unary_volo(conc, t, tonic_client).await?,
+                        Runner::Volo { tonic_client: raw } => unary_volo(conc, t, raw).await?,
                         Runner::Tls { micro, auth } => {
                             if pki.is_none() {
                                 pki = Some(
@@ -634,10 +634,10 @@ async fn unary_tonic(conc: usize, t: Timing) -> Result<Measured, String> {
 }
 
 /// The volo-grpc greeter, under raw tonic's client (in this process) or volo's (in its own).
-async fn unary_volo(conc: usize, t: Timing, tonic_client: bool) -> Result<Measured, String> {
+async fn unary_volo(conc: usize, t: Timing, raw_caller: bool) -> Result<Measured, String> {
     let (server, ready) = super::volo::server().await?;
-    if tonic_client {
-        let client = self::tonic_client(&ready.address).await?;
+    if raw_caller {
+        let client = tonic_client(&ready.address).await?;
         return measure(&server, conc, t, move || tonic_call(client.clone())).await;
     }
     let run = super::volo::load(&server, &ready.address, conc, t).await?;

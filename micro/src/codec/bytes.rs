@@ -50,12 +50,7 @@ impl Decoder for FrameDecoder {
         if self.arena.capacity() < len {
             self.arena = bytes::BytesMut::with_capacity(ARENA);
         }
-        while src.has_remaining() {
-            let chunk = src.chunk();
-            self.arena.extend_from_slice(chunk);
-            let n = chunk.len();
-            src.advance(n);
-        }
+        self.arena.put(&mut *src);
         Ok(Some(self.arena.split_to(len).freeze()))
     }
 }
